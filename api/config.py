@@ -1,0 +1,63 @@
+"""API configuration: a TOML file, each key overridable by ``TANI_API_*`` variables."""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class InfluxSettings(_Section):
+    """Where readings are read from."""
+
+    url: str = "http://127.0.0.1:8086"
+    database: str = "tani"
+    username: str | None = None
+    password: str | None = None
+
+
+class BrokerSettings(_Section):
+    """The broker whose reachability ``/healthz`` reports (the API never speaks MQTT)."""
+
+    host: str = "127.0.0.1"
+    port: int = Field(default=1883, ge=1, le=65535)
+
+
+class ApiConfig(BaseSettings):
+    """Everything the API needs."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="TANI_API_", env_nested_delimiter="__", extra="forbid"
+    )
+
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=1, le=65535)
+    influx: InfluxSettings = InfluxSettings()
+    broker: BrokerSettings = BrokerSettings()
+    registry_url: str = "sqlite:///.tani/registry.sqlite3"
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        """Environment variables win over the TOML file."""
+        return env_settings, init_settings
+
+
+def load_config(path: Path | None) -> ApiConfig:
+    """Read and check an API TOML file, or defaults plus environment when ``path`` is None."""
+    if path is None:
+        return ApiConfig()
+    with path.open("rb") as handle:
+        return ApiConfig(**tomllib.load(handle))

@@ -1,0 +1,55 @@
+"""Fields: what a farmer asks about."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated
+
+from fastapi import APIRouter, HTTPException, Path
+
+from api.deps import InfluxDep, RegistryDep
+from api.schemas import FieldLatestPublic, ReadingPublic
+from storage.influx import InfluxError
+from storage.queries import latest_for_field
+from telemetry.quantities import QUANTITIES
+
+router = APIRouter(prefix="/api/v1/fields", tags=["fields"])
+
+FieldId = Annotated[str, Path(pattern=r"^[a-z0-9][a-z0-9_-]{0,62}$", description="Field id")]
+
+
+@router.get("/{field_id}/latest", response_model=FieldLatestPublic)
+def field_latest(field_id: FieldId, registry: RegistryDep, influx: InfluxDep) -> FieldLatestPublic:
+    """The latest value, unit and time of every quantity measured in a field."""
+    info = registry.field(field_id)
+    if info is None:
+        raise HTTPException(404, f"Lahan {field_id!r} tidak ditemukan / field not found")
+    try:
+        latest = latest_for_field(influx, field_id)
+    except InfluxError as exc:
+        raise HTTPException(
+            503, f"Basis data tidak menjawab / database unavailable: {exc}"
+        ) from None
+    return FieldLatestPublic(
+        field_id=info.id,
+        name=info.name,
+        village_id=info.village_id,
+        crop=info.crop,
+        readings=[
+            ReadingPublic(
+                quantity=v.quantity,
+                label_id=QUANTITIES[v.quantity].label_id
+                if v.quantity in QUANTITIES
+                else v.quantity,
+                label_en=QUANTITIES[v.quantity].label_en
+                if v.quantity in QUANTITIES
+                else v.quantity,
+                device_id=v.device_id,
+                value=v.value,
+                unit=v.unit,
+                time=datetime.fromtimestamp(v.time_ms / 1000, tz=UTC),
+                quality=v.quality,
+            )
+            for v in latest
+        ],
+    )

@@ -1,0 +1,1 @@
+"""The Raspberry Pi gateway: reads serial field devices and publishes their readings over MQTT."""

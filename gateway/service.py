@@ -1,0 +1,193 @@
+"""The gateway: pollers feed the outbox, the outbox feeds the MQTT publisher.
+
+The forwarding thread is the only user of the outbox: it commits measurements as they come,
+publishes the oldest unsent readings in batches while the broker is reachable, and deletes them
+when their PUBACK arrives. Only a bounded number of batches is handed to paho at a time, so a
+long outage leaves the backlog on disk, not in memory.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from dataclasses import dataclass, field, replace
+
+from gateway.config import GatewayConfig
+from gateway.drivers.ascii_weather import AsciiWeatherStation
+from gateway.drivers.measurement import Measurement
+from gateway.drivers.modbus_soil import ModbusSoilBus, SoilProbe
+from gateway.outbox import Outbox
+from gateway.pollers import DeviceErrors, ModbusPoller, WeatherPoller, _Poller
+from gateway.publisher import MqttPublisher
+from gateway.validation import classify
+from telemetry.codec import encode_batch
+from telemetry.quantities import QUANTITIES
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(slots=True)
+class GatewayStats:
+    """Counters a gateway reports about itself."""
+
+    readings_measured: int = 0
+    readings_sent: int = 0
+    batches_sent: int = 0
+    batches_refused: int = 0
+    outbox_depth: int = 0
+    device_errors: dict[str, dict[str, int]] = field(default_factory=dict)
+
+
+class Gateway:
+    """A running gateway built from its configuration."""
+
+    def __init__(self, config: GatewayConfig) -> None:
+        self.config = config
+        self.gateway_id = config.gateway_id
+        self._measurements: queue.SimpleQueue[list[Measurement]] = queue.SimpleQueue()
+        self._errors = DeviceErrors()
+        self._publisher = MqttPublisher(config.gateway_id, config.mqtt)
+        self._pollers: list[_Poller] = [
+            ModbusPoller(
+                ModbusSoilBus(
+                    bus.port,
+                    [SoilProbe(p.device_id, p.unit) for p in bus.probes],
+                    baudrate=bus.baudrate,
+                    timeout_s=bus.timeout_s,
+                ),
+                bus.interval_s,
+                config.gateway_id,
+                self._measurements,
+                self._errors,
+            )
+            for bus in config.modbus
+        ] + [
+            WeatherPoller(
+                AsciiWeatherStation(w.device_id, w.port, baudrate=w.baudrate),
+                config.gateway_id,
+                self._measurements,
+                self._errors,
+            )
+            for w in config.weather
+        ]
+        self._stats = GatewayStats()
+        self._stats_lock = threading.Lock()
+        self._stop_forwarding = threading.Event()
+        self._forwarder = threading.Thread(target=self._forward, name="forwarder", daemon=True)
+        self._inflight: dict[int, list[int]] = {}
+        self._cursor = 0
+        self._drain_timeout_s = 0.0
+
+    def start(self) -> None:
+        """Start reading devices and publishing."""
+        log.info("gateway starting", extra={"gateway_id": self.gateway_id})
+        self._publisher.start()
+        self._forwarder.start()
+        for poller in self._pollers:
+            poller.start()
+
+    def stop(self, drain_timeout_s: float = 10.0) -> None:
+        """Stop reading, give the publisher up to ``drain_timeout_s`` to empty the outbox."""
+        for poller in self._pollers:
+            poller.stop()
+        for poller in self._pollers:
+            poller.join()
+        self._drain_timeout_s = drain_timeout_s
+        self._stop_forwarding.set()
+        self._forwarder.join()
+        self._publisher.stop()
+        log.info("gateway stopped", extra={"gateway_id": self.gateway_id})
+
+    def stats(self) -> GatewayStats:
+        """A copy of the current counters."""
+        with self._stats_lock:
+            return replace(self._stats, device_errors=self._errors.snapshot())
+
+    def _forward(self) -> None:
+        outbox = Outbox(self.config.state_dir / "outbox.sqlite3", self.gateway_id)
+        with self._stats_lock:
+            self._stats.outbox_depth = outbox.depth()
+        try:
+            while not self._stop_forwarding.wait(self.config.publish.interval_s):
+                self._forward_once(outbox)
+            self._drain(outbox)
+        finally:
+            outbox.close()
+
+    def _drain(self, outbox: Outbox) -> None:
+        """On stop: publish what is left, within the drain timeout."""
+        deadline = time.monotonic() + self._drain_timeout_s
+        while time.monotonic() < deadline:
+            self._forward_once(outbox)
+            if not self._inflight and (
+                outbox.depth() == 0 or not self._publisher.connected.is_set()
+            ):
+                return
+            time.sleep(0.05)
+
+    def _forward_once(self, outbox: Outbox) -> None:
+        self._store_measurements(outbox)
+        self._settle_acks(outbox)
+        self._publish_backlog(outbox)
+        with self._stats_lock:
+            self._stats.outbox_depth = outbox.depth()
+
+    def _store_measurements(self, outbox: Outbox) -> None:
+        rows = []
+        while True:
+            try:
+                batch = self._measurements.get_nowait()
+            except queue.Empty:
+                break
+            rows.extend(
+                (
+                    m.device_id,
+                    m.quantity,
+                    m.value,
+                    QUANTITIES[m.quantity].unit,
+                    m.time_ms,
+                    classify(m.quantity, m.value),
+                )
+                for m in batch
+            )
+        if rows:
+            outbox.put(rows)
+            with self._stats_lock:
+                self._stats.readings_measured += len(rows)
+
+    def _settle_acks(self, outbox: Outbox) -> None:
+        while True:
+            try:
+                ack = self._publisher.acks.get_nowait()
+            except queue.Empty:
+                return
+            seqs = self._inflight.pop(ack.mid, None)
+            if seqs is None:
+                continue  # the "online" status message, not a batch
+            if ack.accepted:
+                outbox.done(seqs)
+                with self._stats_lock:
+                    self._stats.readings_sent += len(seqs)
+                    self._stats.batches_sent += 1
+            else:
+                # Kept in the outbox: re-sent after a restart, once the ACL is fixed.
+                log.error(
+                    "broker refused a batch",
+                    extra={"gateway_id": self.gateway_id, "reason": ack.reason},
+                )
+                with self._stats_lock:
+                    self._stats.batches_refused += 1
+
+    def _publish_backlog(self, outbox: Outbox) -> None:
+        settings = self.config.publish
+        while len(self._inflight) < settings.max_inflight_batches:
+            readings = outbox.take(settings.batch_size, after_seq=self._cursor)
+            if not readings:
+                return
+            mid = self._publisher.publish(encode_batch(self.gateway_id, readings))
+            if mid is None:
+                return
+            self._inflight[mid] = [r.seq for r in readings]
+            self._cursor = readings[-1].seq

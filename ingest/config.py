@@ -1,0 +1,83 @@
+"""Ingest configuration: a TOML file, each key overridable by ``TANI_INGEST_*`` variables.
+
+Nested keys use a double underscore: ``TANI_INGEST_INFLUX__URL`` overrides ``[influx] url``.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class MqttSettings(_Section):
+    """The broker, and ingest's own persistent session on it."""
+
+    host: str = "127.0.0.1"
+    port: int = Field(default=1883, ge=1, le=65535)
+    username: str
+    password: str
+    tls: bool = False
+    ca_file: Path | None = None
+    keepalive_s: int = Field(default=60, ge=5)
+    # A fixed client id plus a session that outlives a restart: the broker keeps our messages.
+    client_id: str = "tani-ingest"
+    session_expiry_s: int = Field(default=7 * 86400, ge=0)
+    # How many unacknowledged messages the broker may hand us at once: the back-pressure knob.
+    receive_maximum: int = Field(default=200, ge=1, le=65535)
+
+
+class InfluxSettings(_Section):
+    """Where readings are written."""
+
+    url: str = "http://127.0.0.1:8086"
+    database: str = "tani"
+    username: str | None = None
+    password: str | None = None
+
+
+class BatchSettings(_Section):
+    """How readings are grouped into InfluxDB writes."""
+
+    max_readings: int = Field(default=5000, ge=1)
+    max_delay_s: float = Field(default=0.5, gt=0)
+    retry_max_s: float = Field(default=30.0, gt=0)
+
+
+class IngestConfig(BaseSettings):
+    """Everything the ingest service needs."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="TANI_INGEST_", env_nested_delimiter="__", extra="forbid"
+    )
+
+    mqtt: MqttSettings
+    influx: InfluxSettings = InfluxSettings()
+    batch: BatchSettings = BatchSettings()
+    registry_url: str = "sqlite:///.tani/registry.sqlite3"
+    deadletters_path: Path = Path(".tani/deadletters.sqlite3")
+    placement_refresh_s: float = Field(default=30.0, gt=0)
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        """Environment variables win over the TOML file."""
+        return env_settings, init_settings
+
+
+def load_config(path: Path) -> IngestConfig:
+    """Read and check an ingest TOML file (pydantic.ValidationError names any bad key)."""
+    with path.open("rb") as handle:
+        return IngestConfig(**tomllib.load(handle))

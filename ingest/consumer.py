@@ -1,0 +1,115 @@
+"""MQTT side of ingest: a persistent v5 session whose messages are acknowledged by hand.
+
+A message is acknowledged only after everything in it reached InfluxDB (or was set aside as a dead
+letter), so the broker keeps it until then, across ingest restarts. The v5 "receive maximum"
+caps how many unacknowledged messages the broker hands us: when InfluxDB is slow, the backlog
+waits in the broker's queue instead of piling up in our memory.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+from dataclasses import dataclass
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
+from paho.mqtt.reasoncodes import ReasonCode
+
+from ingest.config import MqttSettings
+from telemetry.topics import ALL_READINGS, ALL_STATUS
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class InboundMessage:
+    """A message received and not yet acknowledged."""
+
+    topic: str
+    payload: bytes
+    mid: int
+    qos: int
+
+
+class MqttConsumer:
+    """Receives reading batches and status messages; acknowledges on request."""
+
+    def __init__(self, settings: MqttSettings) -> None:
+        self.messages: queue.SimpleQueue[InboundMessage] = queue.SimpleQueue()
+        self.connected = threading.Event()
+        self._settings = settings
+        client = mqtt.Client(
+            mqtt.CallbackAPIVersion.VERSION2,
+            client_id=settings.client_id,
+            protocol=mqtt.MQTTv5,
+            manual_ack=True,
+        )
+        client.username_pw_set(settings.username, settings.password)
+        if settings.tls:
+            client.tls_set(ca_certs=str(settings.ca_file) if settings.ca_file else None)
+        client.reconnect_delay_set(min_delay=1, max_delay=30)
+        client.on_connect = self._on_connect
+        client.on_disconnect = self._on_disconnect
+        client.on_message = self._on_message
+        self._client = client
+
+    def start(self) -> None:
+        """Connect in the background; paho reconnects by itself after a drop."""
+        properties = Properties(PacketTypes.CONNECT)
+        properties.SessionExpiryInterval = self._settings.session_expiry_s
+        properties.ReceiveMaximum = self._settings.receive_maximum
+        self._client.connect_async(
+            self._settings.host,
+            self._settings.port,
+            keepalive=self._settings.keepalive_s,
+            clean_start=False,
+            properties=properties,
+        )
+        self._client.loop_start()
+
+    def ack(self, message: InboundMessage) -> None:
+        """Tell the broker this message is safely handled."""
+        if message.qos > 0:
+            self._client.ack(message.mid, message.qos)
+
+    def stop(self) -> None:
+        """Disconnect; unacknowledged messages stay in the broker's session."""
+        self._client.disconnect()
+        self._client.loop_stop()
+
+    def _on_connect(
+        self,
+        client: mqtt.Client,
+        userdata: object,
+        flags: mqtt.ConnectFlags,
+        reason_code: ReasonCode,
+        properties: Properties | None,
+    ) -> None:
+        if reason_code.is_failure:
+            log.error("broker refused connection", extra={"reason": str(reason_code)})
+            return
+        log.info(
+            "connected to broker",
+            extra={"session_present": flags.session_present, "client_id": self._settings.client_id},
+        )
+        # Subscribing again is harmless when the session was kept, and needed when it was not.
+        client.subscribe([(ALL_READINGS, 1), (ALL_STATUS, 1)])
+        self.connected.set()
+
+    def _on_disconnect(
+        self,
+        client: mqtt.Client,
+        userdata: object,
+        flags: mqtt.DisconnectFlags,
+        reason_code: ReasonCode,
+        properties: Properties | None,
+    ) -> None:
+        if self.connected.is_set():
+            log.warning("disconnected from broker", extra={"reason": str(reason_code)})
+        self.connected.clear()
+
+    def _on_message(self, client: mqtt.Client, userdata: object, msg: mqtt.MQTTMessage) -> None:
+        self.messages.put(InboundMessage(msg.topic, msg.payload, msg.mid, msg.qos))

@@ -1,0 +1,232 @@
+"""The ingest service: decode, place, write in batches, then acknowledge.
+
+One writer thread takes messages in arrival order, turns them into line protocol, writes them to
+InfluxDB in batches and acknowledges them only after the write succeeded, retrying with backoff
+while InfluxDB is unavailable. A message that can never be written (malformed, forged, refused by
+InfluxDB) becomes a dead letter and is acknowledged, so it cannot block the queue.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from ingest.config import IngestConfig
+from ingest.consumer import InboundMessage, MqttConsumer
+from ingest.deadletters import DeadLetters
+from registry.store import DevicePlacement, Registry
+from storage.influx import InfluxDB, InfluxRejected, InfluxUnavailable
+from storage.schema import reading_line
+from telemetry.codec import PayloadError, decode_batch
+from telemetry.topics import STATUS, TopicError, parse_topic
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(slots=True)
+class IngestStats:
+    """Counters ingest reports about itself."""
+
+    messages_received: int = 0
+    readings_written: int = 0
+    batches_written: int = 0
+    readings_rejected: int = 0
+    dead_letters: int = 0
+    write_retries: int = 0
+    rejected_by_reason: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass(slots=True)
+class _Handled:
+    message: InboundMessage
+    lines: list[str]
+
+
+class Ingest:
+    """A running ingest worker."""
+
+    def __init__(self, config: IngestConfig) -> None:
+        self.config = config
+        self._consumer = MqttConsumer(config.mqtt)
+        self._influx = InfluxDB(
+            config.influx.url,
+            config.influx.database,
+            username=config.influx.username,
+            password=config.influx.password,
+        )
+        self._registry = Registry(config.registry_url)
+        self._deadletters = DeadLetters(config.deadletters_path)
+        self._placements: dict[tuple[str, str], DevicePlacement] = {}
+        self._placements_at = float("-inf")
+        self._stats = IngestStats()
+        self._reasons: Counter[str] = Counter()
+        self._lock = threading.Lock()
+        self._stopping = threading.Event()
+        self._writer = threading.Thread(target=self._run, name="ingest-writer", daemon=True)
+
+    def start(self) -> None:
+        """Connect to the broker and start writing."""
+        self._consumer.start()
+        self._writer.start()
+
+    def stop(self) -> None:
+        """Finish the batch in hand, then disconnect; unwritten messages stay with the broker."""
+        self._stopping.set()
+        self._writer.join()
+        self._consumer.stop()
+        self._influx.close()
+        self._deadletters.close()
+        self._registry.close()
+
+    def stats(self) -> IngestStats:
+        """A copy of the counters."""
+        with self._lock:
+            return IngestStats(
+                messages_received=self._stats.messages_received,
+                readings_written=self._stats.readings_written,
+                batches_written=self._stats.batches_written,
+                readings_rejected=self._stats.readings_rejected,
+                dead_letters=self._stats.dead_letters,
+                write_retries=self._stats.write_retries,
+                rejected_by_reason=dict(self._reasons),
+            )
+
+    def _run(self) -> None:
+        if not self._until_written(self._influx.ensure_database):
+            return
+        while not self._stopping.is_set():
+            batch = self._collect()
+            if not batch:
+                continue
+            lines = [line for handled in batch for line in handled.lines]
+            try:
+                complete = self._until_written(self._influx.write_lines, lines)
+                written = len(lines) if complete else 0
+            except InfluxRejected:
+                complete, written = self._write_one_by_one(batch)
+            if not complete:
+                return  # stopping: the broker redelivers the unacknowledged messages later
+            for handled in batch:
+                self._consumer.ack(handled.message)
+            with self._lock:
+                self._stats.readings_written += written
+                self._stats.batches_written += 1
+
+    def _collect(self) -> list[_Handled]:
+        """Messages until the batch is full or the oldest has waited ``max_delay_s``."""
+        settings = self.config.batch
+        try:
+            first = self._consumer.messages.get(timeout=0.2)
+        except queue.Empty:
+            return []
+        deadline = time.monotonic() + settings.max_delay_s
+        batch = [self._handle(first)]
+        size = len(batch[0].lines)
+        while size < settings.max_readings:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                break
+            try:
+                message = self._consumer.messages.get(timeout=remaining)
+            except queue.Empty:
+                break
+            batch.append(self._handle(message))
+            size += len(batch[-1].lines)
+        return batch
+
+    def _handle(self, message: InboundMessage) -> _Handled:
+        """Turn one message into line protocol; set aside what cannot be written."""
+        with self._lock:
+            self._stats.messages_received += 1
+        try:
+            topic = parse_topic(message.topic)
+        except TopicError as exc:
+            return self._dead(message, "bad_topic", str(exc))
+        if topic.kind == STATUS:
+            log.info(
+                "gateway status",
+                extra={
+                    "gateway_id": topic.gateway_id,
+                    "status": message.payload[:200].decode(errors="replace"),
+                },
+            )
+            return _Handled(message, [])
+        try:
+            batch = decode_batch(message.payload)
+        except PayloadError as exc:
+            return self._dead(message, "malformed_payload", str(exc), topic.gateway_id)
+        if batch.gateway_id != topic.gateway_id:
+            # The broker ACL should have refused this; never trust a payload's own claim.
+            return self._dead(
+                message,
+                "forged_gateway",
+                f"payload says gateway {batch.gateway_id!r} on the topic of {topic.gateway_id!r}",
+                topic.gateway_id,
+            )
+        if batch.rejected:
+            detail = "; ".join(f"row {r.index}: {r.reason}" for r in batch.rejected[:20])
+            self._dead(message, "invalid_readings", detail, topic.gateway_id)
+            with self._lock:
+                self._stats.readings_rejected += len(batch.rejected)
+        placements = self._current_placements()
+        lines = [
+            reading_line(r, placements.get((r.gateway_id, r.device_id))) for r in batch.readings
+        ]
+        return _Handled(message, lines)
+
+    def _dead(
+        self, message: InboundMessage, reason: str, detail: str, gateway_id: str | None = None
+    ) -> _Handled:
+        log.warning(
+            f"message set aside as dead letter: {detail}",
+            extra={"gateway_id": gateway_id, "topic": message.topic, "reason": reason},
+        )
+        self._deadletters.add(message.topic, reason, detail, message.payload)
+        with self._lock:
+            self._stats.dead_letters += 1
+            self._reasons[reason] += 1
+        return _Handled(message, [])
+
+    def _current_placements(self) -> dict[tuple[str, str], DevicePlacement]:
+        now = time.monotonic()
+        if now - self._placements_at >= self.config.placement_refresh_s:
+            self._placements = self._registry.placements()
+            self._placements_at = now
+        return self._placements
+
+    def _write_one_by_one(self, batch: list[_Handled]) -> tuple[bool, int]:
+        """InfluxDB refused a batch: find the message(s) to blame, keep the rest.
+
+        Returns whether every message was settled (written or dead-lettered) and how many
+        readings were written.
+        """
+        written = 0
+        for handled in batch:
+            try:
+                if not self._until_written(self._influx.write_lines, handled.lines):
+                    return False, written
+                written += len(handled.lines)
+            except InfluxRejected as exc:
+                self._dead(handled.message, "influx_rejected", str(exc))
+        return True, written
+
+    def _until_written(self, action: Callable[..., None], *args: Any) -> bool:
+        """Run ``action(*args)`` until InfluxDB takes it; False if asked to stop first."""
+        delay = 0.5
+        while True:
+            try:
+                action(*args)
+                return True
+            except InfluxUnavailable as exc:
+                with self._lock:
+                    self._stats.write_retries += 1
+                log.warning(f"InfluxDB unavailable, retrying in {delay:.1f} s: {exc}")
+                if self._stopping.wait(delay):
+                    return False
+                delay = min(delay * 2, self.config.batch.retry_max_s)

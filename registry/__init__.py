@@ -1,0 +1,1 @@
+"""Server-side metadata: villages, fields, gateways and devices, and where each device is."""

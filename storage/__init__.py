@@ -1,0 +1,1 @@
+"""InfluxDB access: the documented schema, line protocol writes and InfluxQL queries."""

@@ -1,0 +1,1 @@
+"""The ``tani`` command: the one entry point that wires the components together."""

@@ -1,0 +1,290 @@
+"""The ``tani`` command: one entry point for every component and the local stack."""
+
+from __future__ import annotations
+
+import json
+import signal
+import sys
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, TypeVar
+
+import typer
+from pydantic import ValidationError
+
+from tani import logs
+
+if TYPE_CHECKING:
+    from tani.stack import Stack
+
+# Commands import their component lazily: a Pi installs only the "gateway" extra, so
+# ``tani gateway`` must not need FastAPI or the InfluxDB client.
+
+app = typer.Typer(
+    help="Tani Hub: sensor tanah & cuaca -> MQTT -> InfluxDB -> API.", no_args_is_help=True
+)
+stack_app = typer.Typer(
+    help="Mosquitto + influxd lokal / the local broker and database.", no_args_is_help=True
+)
+registry_app = typer.Typer(help="Registry: desa, lahan, gateway, perangkat.", no_args_is_help=True)
+app.add_typer(stack_app, name="stack")
+app.add_typer(registry_app, name="registry")
+
+T = TypeVar("T")
+
+StateDir = Annotated[
+    Path, typer.Option(envvar="TANI_STATE_DIR", help="State directory of the stack.")
+]
+MqttPort = Annotated[int, typer.Option(envvar="TANI_MQTT_PORT", help="Mosquitto port.")]
+InfluxPort = Annotated[int, typer.Option(envvar="TANI_INFLUX_PORT", help="influxd HTTP port.")]
+InfluxRpcPort = Annotated[
+    int, typer.Option(envvar="TANI_INFLUX_RPC_PORT", help="influxd RPC port.")
+]
+ConfigFile = Annotated[
+    Path, typer.Option("--config", "-c", exists=True, dir_okay=False, help="TOML file.")
+]
+LogLevel = Annotated[
+    str, typer.Option(envvar="TANI_LOG_LEVEL", help="debug, info, warning, error.")
+]
+
+
+def _load(loader: Callable[[Path], T], path: Path) -> T:
+    """Load a config file or stop with a message naming every bad key."""
+    try:
+        return loader(path)
+    except ValidationError as exc:
+        typer.echo(f"Konfigurasi salah / invalid configuration in {path}:", err=True)
+        for error in exc.errors():
+            key = ".".join(str(part) for part in error["loc"])
+            typer.echo(f"  {key}: {error['msg']}", err=True)
+        raise typer.Exit(2) from None
+    except (OSError, ValueError) as exc:
+        typer.echo(f"Konfigurasi tidak terbaca / cannot read {path}: {exc}", err=True)
+        raise typer.Exit(2) from None
+
+
+def _wait_for_stop(duration_s: float | None = None) -> None:
+    """Block until SIGINT/SIGTERM, or for ``duration_s`` seconds."""
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    stop.wait(duration_s)
+
+
+def _stack(state_dir: Path, mqtt_port: int, influx_port: int, influx_rpc_port: int) -> Stack:
+    from tani.stack import Stack, StackConfig
+
+    return Stack(
+        StackConfig(
+            state_dir=state_dir,
+            mqtt_port=mqtt_port,
+            influx_port=influx_port,
+            influx_rpc_port=influx_rpc_port,
+        )
+    )
+
+
+@stack_app.command("up")
+def stack_up(
+    state_dir: StateDir = Path(".tani"),
+    mqtt_port: MqttPort = 1883,
+    influx_port: InfluxPort = 8086,
+    influx_rpc_port: InfluxRpcPort = 8088,
+) -> None:
+    """Start Mosquitto and influxd; return when both answer."""
+    from tani.stack import StackError
+
+    logs.configure("WARNING")
+    try:
+        status = _stack(state_dir, mqtt_port, influx_port, influx_rpc_port).up()
+    except StackError as exc:
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(1) from None
+    for service in status.services:
+        typer.echo(f"{service.name}: pid {service.pid}, {service.url}")
+
+
+@stack_app.command("down")
+def stack_down(
+    state_dir: StateDir = Path(".tani"),
+    mqtt_port: MqttPort = 1883,
+    influx_port: InfluxPort = 8086,
+    influx_rpc_port: InfluxRpcPort = 8088,
+) -> None:
+    """Stop Mosquitto and influxd cleanly."""
+    from tani.stack import StackError
+
+    logs.configure("WARNING")
+    try:
+        _stack(state_dir, mqtt_port, influx_port, influx_rpc_port).down()
+    except StackError as exc:
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(1) from None
+    typer.echo("stack stopped")
+
+
+@stack_app.command("status")
+def stack_status(
+    state_dir: StateDir = Path(".tani"),
+    mqtt_port: MqttPort = 1883,
+    influx_port: InfluxPort = 8086,
+    influx_rpc_port: InfluxRpcPort = 8088,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Say what runs where; exit 1 if the stack is not up and answering."""
+    logs.configure("WARNING")
+    status = _stack(state_dir, mqtt_port, influx_port, influx_rpc_port).status()
+    if as_json:
+        typer.echo(json.dumps(status.as_dict(), indent=2))
+    else:
+        for s in status.services:
+            state = "running" if s.running else "stopped"
+            answer = "answering" if s.answering else "not answering"
+            typer.echo(f"{s.name}: {state} (pid {s.pid}), {answer} at {s.url}; log {s.log_file}")
+    if not status.answering:
+        raise typer.Exit(1)
+
+
+@app.command()
+def sim(
+    time_scale: Annotated[float, typer.Option(help="Simulated seconds per real second.")] = 1.0,
+    weather_interval: Annotated[float, typer.Option(help="Seconds between weather lines.")] = 10.0,
+    seed: int = 1,
+    log_level: LogLevel = "info",
+) -> None:
+    """Emulated soil probe and weather station on pseudo-terminals; prints their paths."""
+    from firmware_sim.site import SiteConfig, run_forever
+
+    logs.configure(log_level)
+    run_forever(
+        SiteConfig(seed=seed, time_scale=time_scale, weather_interval_s=weather_interval),
+        print_fn=lambda text: typer.echo(text),
+    )
+
+
+@app.command()
+def gateway(config: ConfigFile, log_level: LogLevel = "info") -> None:
+    """Run a gateway: poll serial devices, publish readings over MQTT."""
+    from gateway.config import load_config
+    from gateway.service import Gateway
+
+    logs.configure(log_level)
+    service = Gateway(_load(load_config, config))
+    service.start()
+    _wait_for_stop()
+    service.stop()
+
+
+@app.command()
+def ingest(config: ConfigFile, log_level: LogLevel = "info") -> None:
+    """Run ingest: MQTT reading batches into InfluxDB."""
+    from ingest.config import load_config
+    from ingest.service import Ingest
+
+    logs.configure(log_level)
+    service = Ingest(_load(load_config, config))
+    service.start()
+    _wait_for_stop()
+    service.stop()
+
+
+@app.command()
+def api(config: ConfigFile, log_level: LogLevel = "info") -> None:
+    """Run the HTTP API."""
+    import uvicorn
+
+    from api.app import create_app
+    from api.config import load_config
+
+    logs.configure(log_level)
+    settings = _load(load_config, config)
+    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_config=None)
+
+
+@registry_app.command("load")
+def registry_load(
+    site_file: Annotated[Path, typer.Argument(exists=True, dir_okay=False)],
+    registry_url: Annotated[
+        str, typer.Option(envvar="TANI_REGISTRY_URL")
+    ] = "sqlite:///.tani/registry.sqlite3",
+) -> None:
+    """Insert or update villages, fields, gateways and devices from a TOML site file."""
+    from registry.store import Registry, RegistryError
+
+    registry = Registry(registry_url)
+    try:
+        site = _load(registry.load_site, site_file)
+    except RegistryError as exc:
+        typer.echo(f"Registry menolak / refused: {exc}", err=True)
+        raise typer.Exit(2) from None
+    finally:
+        registry.close()
+    typer.echo(
+        f"{len(site.villages)} villages, {len(site.fields)} fields, {len(site.gateways)} gateways"
+    )
+
+
+@app.command()
+def deadletters(
+    path: Annotated[Path, typer.Option(envvar="TANI_INGEST_DEADLETTERS_PATH")] = Path(
+        ".tani/deadletters.sqlite3"
+    ),
+    limit: int = 20,
+) -> None:
+    """List the newest messages ingest refused, with their reasons."""
+    from ingest.deadletters import DeadLetters
+
+    store = DeadLetters(path)
+    for letter in store.latest(limit):
+        preview = letter.payload[:120].decode(errors="replace")
+        typer.echo(
+            json.dumps(
+                {
+                    **{
+                        k: getattr(letter, k)
+                        for k in ("id", "received_ms", "topic", "reason", "detail")
+                    },
+                    "payload": preview,
+                },
+                ensure_ascii=False,
+            )
+        )
+    store.close()
+
+
+@app.command()
+def demo(
+    duration: Annotated[
+        float | None, typer.Option(help="Run N seconds, then print a JSON summary.")
+    ] = None,
+    state_dir: StateDir = Path(".tani"),
+    mqtt_port: MqttPort = 1883,
+    influx_port: InfluxPort = 8086,
+    influx_rpc_port: InfluxRpcPort = 8088,
+    api_port: Annotated[int, typer.Option(envvar="TANI_API_PORT")] = 8000,
+    log_level: LogLevel = "warning",
+) -> None:
+    """Stack, emulated devices, gateway, ingest and API in one command."""
+    from tani.demo import DemoOptions, run_demo, summary_line
+    from tani.stack import StackConfig, StackError
+
+    logs.configure(log_level)
+    options = DemoOptions(
+        stack=StackConfig(
+            state_dir=state_dir,
+            mqtt_port=mqtt_port,
+            influx_port=influx_port,
+            influx_rpc_port=influx_rpc_port,
+        ),
+        api_port=api_port,
+        duration_s=duration,
+    )
+    try:
+        summary = run_demo(options, wait=_wait_for_stop, echo=typer.echo)
+    except StackError as exc:
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(1) from None
+    if summary is not None:
+        sys.stdout.flush()
+        typer.echo(summary_line(summary))

@@ -1,0 +1,251 @@
+"""``tani demo``: the whole chain on one machine with emulated field devices.
+
+Stack (Mosquitto + influxd) -> emulated soil probe and weather station on ptys -> gateway ->
+MQTT -> ingest -> InfluxDB -> API. Components run in this process as they would on their own
+hosts, each configured through the same settings models as ``tani gateway|ingest|api``; the
+configuration files it uses are written to ``<state_dir>/demo/`` for anyone who wants to run a
+component alone.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+import threading
+import time
+import tomllib
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import uvicorn
+
+from api.app import create_app
+from api.config import ApiConfig
+from api.config import load_config as load_api
+from firmware_sim.site import SimulatedSite, SiteConfig
+from gateway.config import GatewayConfig
+from gateway.config import load_config as load_gateway
+from gateway.service import Gateway
+from ingest.config import IngestConfig
+from ingest.config import load_config as load_ingest
+from ingest.service import Ingest
+from registry.store import DeviceEntry, FieldEntry, GatewayEntry, Registry, SiteFile, VillageEntry
+from storage.influx import InfluxDB
+from storage.queries import count_readings_since
+from tani.stack import Stack, StackConfig
+
+log = logging.getLogger(__name__)
+
+GATEWAY_ID = "gw-bumi-agung-01"
+FIELD_ID = "sawah-pak-darto"
+DEMO_SITE = SiteFile(
+    villages=[VillageEntry(id="bumi-agung", name="Kampung Bumi Agung")],
+    fields=[
+        FieldEntry(id=FIELD_ID, name="Sawah Pak Darto", village="bumi-agung", crop="padi"),
+    ],
+    gateways=[
+        GatewayEntry(
+            id=GATEWAY_ID,
+            name="Gateway sawah Pak Darto",
+            devices=[
+                DeviceEntry(id="soil-1", kind="modbus_soil", field=FIELD_ID),
+                DeviceEntry(id="weather-1", kind="ascii_weather", field=FIELD_ID),
+            ],
+        )
+    ],
+)
+
+
+@dataclass(frozen=True, slots=True)
+class DemoOptions:
+    """What ``tani demo`` was asked for."""
+
+    stack: StackConfig
+    api_port: int = 8000
+    duration_s: float | None = None
+    poll_interval_s: float = 2.0
+    time_scale: float = 60.0
+
+
+def _write_toml(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.touch(mode=0o600, exist_ok=True)
+    path.write_text(text)
+    tomllib.loads(text)  # a demo config that does not parse is a bug here, not later
+
+
+def _configs(
+    options: DemoOptions, stack: Stack, ports: dict[str, str]
+) -> tuple[GatewayConfig, IngestConfig, ApiConfig]:
+    """Write the three components' TOML files and load them like ``tani <component>`` does."""
+    state = options.stack.state_dir.resolve()
+    demo_dir = state / "demo"
+    gw = stack.add_mqtt_user(GATEWAY_ID, "gateway")
+    ingest_user = stack.add_mqtt_user("ingest", "service")
+    registry_url = f"sqlite:///{state / 'registry.sqlite3'}"
+    influx_url = stack.influx_url
+    mqtt_host, mqtt_port = stack.mqtt_host, stack.mqtt_port
+    _write_toml(
+        demo_dir / "gateway.toml",
+        f"""# Gateway of the demo field; on a Pi, ports would be /dev/serial/by-id/... names.
+gateway_id = "{GATEWAY_ID}"
+state_dir = "{demo_dir / "gateway"}"
+
+[mqtt]
+host = "{mqtt_host}"
+port = {mqtt_port}
+username = "{gw.username}"
+password = "{gw.password}"
+
+[publish]
+interval_s = 1.0
+
+[[modbus]]
+port = "{ports["soil"]}"
+baudrate = 4800
+interval_s = {options.poll_interval_s}
+probes = [{{ device_id = "soil-1", unit = 1 }}]
+
+[[weather]]
+device_id = "weather-1"
+port = "{ports["weather"]}"
+baudrate = 9600
+""",
+    )
+    _write_toml(
+        demo_dir / "ingest.toml",
+        f"""registry_url = "{registry_url}"
+deadletters_path = "{state / "deadletters.sqlite3"}"
+
+[mqtt]
+host = "{mqtt_host}"
+port = {mqtt_port}
+username = "{ingest_user.username}"
+password = "{ingest_user.password}"
+
+[influx]
+url = "{influx_url}"
+database = "tani"
+""",
+    )
+    _write_toml(
+        demo_dir / "api.toml",
+        f"""host = "127.0.0.1"
+port = {options.api_port}
+registry_url = "{registry_url}"
+
+[influx]
+url = "{influx_url}"
+database = "tani"
+
+[broker]
+host = "{mqtt_host}"
+port = {mqtt_port}
+""",
+    )
+    return (
+        load_gateway(demo_dir / "gateway.toml"),
+        load_ingest(demo_dir / "ingest.toml"),
+        load_api(demo_dir / "api.toml"),
+    )
+
+
+class _ApiServer:
+    """uvicorn in a thread, stoppable."""
+
+    def __init__(self, config: ApiConfig) -> None:
+        self._server = uvicorn.Server(
+            uvicorn.Config(create_app(config), host=config.host, port=config.port, log_config=None)
+        )
+        self._thread = threading.Thread(target=self._server.run, name="api", daemon=True)
+
+    def start(self, timeout_s: float = 10.0) -> None:
+        self._thread.start()
+        deadline = time.monotonic() + timeout_s
+        while not self._server.started:
+            if not self._thread.is_alive() or time.monotonic() > deadline:
+                raise RuntimeError("the API server did not start (is its port already in use?)")
+            time.sleep(0.05)
+
+    def stop(self) -> None:
+        self._server.should_exit = True
+        self._thread.join()
+
+
+def run_demo(
+    options: DemoOptions, wait: Callable[[float | None], None], echo: Callable[[str], None]
+) -> dict[str, Any] | None:
+    """Run the demo; with a duration, return the summary the CLI prints as its last line."""
+    stack = Stack(options.stack)
+    started_stack = not stack.status().running
+    stack.up()
+    site = SimulatedSite(
+        SiteConfig(
+            seed=1, time_scale=options.time_scale, weather_interval_s=options.poll_interval_s
+        )
+    )
+    gateway = ingest = api = None
+    try:
+        site.start()
+        gateway_config, ingest_config, api_config = _configs(options, stack, site.ports)
+        registry = Registry(ingest_config.registry_url)
+        registry.apply(DEMO_SITE)
+        registry.close()
+        # An emulated gateway starts with an empty outbox, so the count below is this run's.
+        shutil.rmtree(gateway_config.state_dir, ignore_errors=True)
+        start_ms = time.time_ns() // 1_000_000
+        ingest = Ingest(ingest_config)
+        ingest.start()
+        gateway = Gateway(gateway_config)
+        gateway.start()
+        api = _ApiServer(api_config)
+        api.start()
+        base = f"http://{api_config.host}:{api_config.port}"
+        echo(f"Tani Hub demo berjalan / running: {base}/api/v1/fields/{FIELD_ID}/latest")
+        echo(f"Kesehatan / health: {base}/healthz   (Ctrl-C untuk berhenti / to stop)")
+        wait(options.duration_s)
+        gateway.stop(drain_timeout_s=20.0)
+        gw_stats = gateway.stats()
+        gateway = None
+        stored = _wait_stored(ingest_config, gw_stats.readings_sent, start_ms)
+        ingest_stats = ingest.stats()
+        if options.duration_s is None:
+            return None
+        return {
+            "duration_s": options.duration_s,
+            "readings_sent": gw_stats.readings_sent,
+            "readings_stored": stored,
+            "lost": max(gw_stats.readings_sent - stored, 0),
+            "outbox_left": gw_stats.outbox_depth,
+            "device_errors": gw_stats.device_errors,
+            "ingest": asdict(ingest_stats),
+        }
+    finally:
+        for component in (api, gateway, ingest):
+            if component is not None:
+                component.stop()
+        site.stop()
+        if started_stack:
+            stack.down()
+
+
+def _wait_stored(config: IngestConfig, sent: int, start_ms: int, timeout_s: float = 30.0) -> int:
+    """Count this run's readings in InfluxDB, waiting for ingest to catch up with the gateway."""
+    influx = InfluxDB(config.influx.url, config.influx.database)
+    try:
+        deadline = time.monotonic() + timeout_s
+        while True:
+            stored = count_readings_since(influx, GATEWAY_ID, start_ms)
+            if stored >= sent or time.monotonic() > deadline:
+                return stored
+            time.sleep(0.2)
+    finally:
+        influx.close()
+
+
+def summary_line(summary: dict[str, Any]) -> str:
+    """The demo's last line: one JSON object."""
+    return json.dumps(summary, sort_keys=True)

@@ -1,0 +1,324 @@
+"""A reading travels from an emulated serial probe to the API through real Mosquitto and influxd.
+
+Everything here is real: the soil probe and weather station are emulators on pseudo-terminals
+speaking Modbus RTU and ASCII lines, read by the gateway's pyserial/pymodbus code; Mosquitto and
+influxd are the Debian binaries started by the ``stack`` fixture; ingest writes over HTTP; the
+API is the FastAPI application answering through its ASGI interface.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import paho.mqtt.client as mqtt
+import pytest
+from fastapi.testclient import TestClient
+
+from api.app import create_app
+from api.config import ApiConfig, BrokerSettings
+from api.config import InfluxSettings as ApiInflux
+from firmware_sim.history import Served
+from firmware_sim.site import SimulatedSite, SiteConfig
+from gateway.config import (
+    GatewayConfig,
+    ModbusBusSettings,
+    ProbeSettings,
+    PublishSettings,
+    WeatherStationSettings,
+)
+from gateway.config import MqttSettings as GatewayMqtt
+from gateway.service import Gateway
+from ingest.config import BatchSettings, InfluxSettings, IngestConfig
+from ingest.config import MqttSettings as IngestMqtt
+from ingest.service import Ingest
+from registry.store import DeviceEntry, FieldEntry, GatewayEntry, Registry, SiteFile, VillageEntry
+from storage.influx import InfluxDB
+from tani.stack import Stack
+from telemetry.topics import readings_topic
+
+pytestmark = pytest.mark.integration
+
+FIELD = "sawah-uji"
+UNITS = {
+    "soil_moisture": "%",
+    "soil_temperature": "degC",
+    "soil_ec": "uS/cm",
+    "soil_ph": "pH",
+    "soil_nitrogen": "mg/kg",
+    "soil_phosphorus": "mg/kg",
+    "soil_potassium": "mg/kg",
+    "air_temperature": "degC",
+    "air_humidity": "%",
+    "air_pressure": "hPa",
+    "wind_speed": "m/s",
+    "wind_direction": "deg",
+    "rain": "mm",
+    "solar_radiation": "W/m2",
+}
+_run = itertools.count()
+
+
+def wait_for(condition: Callable[[], Any], timeout: float = 20.0, what: str = "condition") -> Any:
+    """Poll ``condition`` until it returns something truthy."""
+    deadline = time.monotonic() + timeout
+    while True:
+        result = condition()
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+        time.sleep(0.1)
+
+
+@dataclass
+class Chain:
+    site: SimulatedSite
+    gateway: Gateway
+    ingest: Ingest
+    influx: InfluxDB
+    api: TestClient
+    stack: Stack
+    gateway_id: str
+
+    def points(self, quantity: str) -> list[dict[str, Any]]:
+        series = self.influx.query(
+            'SELECT "value", "quality", "seq", "device_id", "field_id" FROM "reading"'
+            ' WHERE "gateway_id" = $gw AND "quantity" = $q',
+            {"gw": self.gateway_id, "q": quantity},
+        )
+        return [row for s in series for row in s.rows()]
+
+
+@pytest.fixture
+def chain(stack: Stack, tmp_path: Path) -> Iterator[Chain]:
+    run = next(_run)
+    gateway_id = f"gw-uji-{run}"
+    database = f"tani_test_{run}"
+    gw_user = stack.add_mqtt_user(gateway_id, "gateway")
+    ingest_user = stack.add_mqtt_user("ingest-test", "service")
+    registry_url = f"sqlite:///{tmp_path / 'registry.sqlite3'}"
+    registry = Registry(registry_url)
+    registry.apply(
+        SiteFile(
+            villages=[VillageEntry(id="desa-uji", name="Desa Uji")],
+            fields=[FieldEntry(id=FIELD, name="Sawah Uji", village="desa-uji", crop="padi")],
+            gateways=[
+                GatewayEntry(
+                    id=gateway_id,
+                    name="uji",
+                    devices=[
+                        DeviceEntry(id="soil-1", kind="modbus_soil", field=FIELD),
+                        DeviceEntry(id="weather-1", kind="ascii_weather", field=FIELD),
+                    ],
+                )
+            ],
+        )
+    )
+    registry.close()
+    site = SimulatedSite(SiteConfig(seed=run, time_scale=600.0, weather_interval_s=0.5))
+    site.start()
+    ingest = Ingest(
+        IngestConfig(
+            mqtt=IngestMqtt(
+                host=stack.mqtt_host,
+                port=stack.mqtt_port,
+                username=ingest_user.username,
+                password=ingest_user.password,
+                client_id=f"ingest-test-{run}",
+            ),
+            influx=InfluxSettings(url=stack.influx_url, database=database),
+            batch=BatchSettings(max_delay_s=0.2),
+            registry_url=registry_url,
+            deadletters_path=tmp_path / "deadletters.sqlite3",
+        )
+    )
+    gateway = Gateway(
+        GatewayConfig(
+            gateway_id=gateway_id,
+            state_dir=tmp_path / "gateway",
+            mqtt=GatewayMqtt(
+                host=stack.mqtt_host,
+                port=stack.mqtt_port,
+                username=gw_user.username,
+                password=gw_user.password,
+            ),
+            publish=PublishSettings(interval_s=0.2),
+            modbus=[
+                ModbusBusSettings(
+                    port=site.ports["soil"],
+                    interval_s=0.5,
+                    probes=[ProbeSettings(device_id="soil-1", unit=1)],
+                )
+            ],
+            weather=[
+                WeatherStationSettings(
+                    device_id="weather-1", port=site.ports["weather"], baudrate=4800
+                )
+            ],
+        )
+    )
+    threads_before = set(threading.enumerate())
+    ingest.start()
+    gateway.start()
+    influx = InfluxDB(stack.influx_url, database)
+    app = create_app(
+        ApiConfig(
+            influx=ApiInflux(url=stack.influx_url, database=database),
+            broker=BrokerSettings(host=stack.mqtt_host, port=stack.mqtt_port),
+            registry_url=registry_url,
+        )
+    )
+    with TestClient(app) as api:
+        yield Chain(site, gateway, ingest, influx, api, stack, gateway_id)
+    gateway.stop()
+    ingest.stop()
+    site.stop()
+    influx.close()
+    leaked = [
+        t for t in set(threading.enumerate()) - threads_before if t.is_alive() and t.daemon is False
+    ]
+    assert not leaked, f"threads left running: {leaked}"
+
+
+def _matching_frame(history: list[Served], values: dict[str, float], time_ms: int) -> Served | None:
+    """The emulator frame with exactly these values, sent shortly before the gateway read it."""
+    for frame in history:
+        lag_s = time_ms / 1000 - frame.wall_time
+        same = all(frame.values[q] == pytest.approx(v, abs=1e-6) for q, v in values.items())
+        if same and -0.05 <= lag_s <= 2.0:
+            return frame
+    return None
+
+
+def _rows_by_time(chain: Chain, quantities: list[str]) -> dict[int, dict[str, float]]:
+    by_time: dict[int, dict[str, float]] = {}
+    for quantity in quantities:
+        for row in chain.points(quantity):
+            by_time.setdefault(row["time"], {})[quantity] = row["value"]
+            assert row["field_id"] == FIELD
+    return by_time
+
+
+def test_values_the_emulators_produced_arrive_in_influxdb_and_the_api(chain: Chain) -> None:
+    wait_for(lambda: len(chain.points("soil_moisture")) >= 5, what="soil readings in InfluxDB")
+    wait_for(lambda: len(chain.points("rain")) >= 3, what="weather readings in InfluxDB")
+
+    soil_quantities = [q for q in UNITS if q.startswith("soil_")]
+    soil_history = chain.site.soil_history(device_id=1)
+    stored_soil = _rows_by_time(chain, soil_quantities)
+    assert len(stored_soil) >= 5
+    for time_ms, values in stored_soil.items():
+        assert set(values) == set(soil_quantities)
+        assert _matching_frame(soil_history, values, time_ms), (
+            f"stored soil values {values} at {time_ms} were never served by the probe"
+        )
+
+    weather_quantities = [q for q in UNITS if not q.startswith("soil_") and q != "rain"]
+    weather_history = chain.site.weather_history()
+    stored_weather = _rows_by_time(chain, weather_quantities)
+    for time_ms, values in stored_weather.items():
+        assert _matching_frame(weather_history, values, time_ms), (
+            f"stored weather values {values} at {time_ms} were never sent by the station"
+        )
+
+    response = chain.api.get(f"/api/v1/fields/{FIELD}/latest")
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["field_id"] == FIELD
+    assert body["crop"] == "padi"
+    latest = {r["quantity"]: r for r in body["readings"]}
+    assert set(latest) == set(UNITS)
+    for quantity, reading in latest.items():
+        assert reading["unit"] == UNITS[quantity]
+        stored = [p for p in chain.points(quantity) if p["time"] <= _ms(reading["time"])]
+        newest = max(stored, key=lambda p: p["time"])
+        # The API's answer is a point InfluxDB holds, with its own time, not "now".
+        assert reading["value"] == pytest.approx(newest["value"])
+        assert _ms(reading["time"]) == newest["time"]
+        assert abs(_ms(reading["time"]) / 1000 - time.time()) < 60
+
+    health = chain.api.get("/healthz")
+    assert health.status_code == 200
+    assert health.json()["status"] == "ok"
+
+
+def _ms(iso: str) -> int:
+    return round(datetime.fromisoformat(iso).timestamp() * 1000)
+
+
+def test_unknown_field_is_404_and_bad_field_id_is_422(chain: Chain) -> None:
+    assert chain.api.get("/api/v1/fields/no-such-field/latest").status_code == 404
+    assert chain.api.get("/api/v1/fields/DROP%20SERIES/latest").status_code == 422
+
+
+def _errors(chain: Chain, device: str) -> dict[str, int]:
+    return chain.gateway.stats().device_errors.get(device, {})
+
+
+def _publish_as(chain: Chain, payload: bytes) -> None:
+    """Publish raw bytes with the gateway's own credentials, as a buggy firmware would."""
+    creds = chain.stack.mqtt_credentials(chain.gateway_id)
+    client = mqtt.Client(
+        mqtt.CallbackAPIVersion.VERSION2, client_id=f"{chain.gateway_id}-raw", protocol=mqtt.MQTTv5
+    )
+    client.username_pw_set(creds.username, creds.password)
+    client.connect(chain.stack.mqtt_host, chain.stack.mqtt_port)
+    client.loop_start()
+    try:
+        client.publish(readings_topic(chain.gateway_id), payload, qos=1).wait_for_publish(10)
+    finally:
+        client.disconnect()
+        client.loop_stop()
+
+
+def test_bad_input_is_refused_counted_and_logged_and_good_readings_still_arrive(
+    chain: Chain, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.WARNING)
+    wait_for(lambda: chain.points("soil_moisture") and chain.points("air_temperature"))
+
+    # A Modbus reply with a bad CRC.
+    chain.site.inject("soil", "bad_crc", count=1)
+    wait_for(lambda: _errors(chain, "soil-1").get("bad_crc"), what="a counted bad CRC")
+    soil_after = len(chain.points("soil_moisture"))
+    wait_for(lambda: len(chain.points("soil_moisture")) >= soil_after + 2, what="soil after CRC")
+
+    # A garbled weather line.
+    chain.site.inject("weather", "garble", count=1)
+    wait_for(lambda: _errors(chain, "weather-1").get("garbled_line"), what="a garbled line")
+    air_after = len(chain.points("air_temperature"))
+    wait_for(lambda: len(chain.points("air_temperature")) >= air_after + 2, what="weather after")
+
+    # A malformed MQTT payload, then a batch with one bad row between two good ones.
+    _publish_as(chain, b"{not json")
+    good = ["soil-9", "soil_moisture", 12.25, "%", time.time_ns() // 1_000_000, "g", 10**9]
+    bad = ["soil-9", "soil_moisture", 12.5, "furlongs", good[4] + 1, "g", 10**9 + 1]
+    later = [*good[:4], good[4] + 2, "g", 10**9 + 2]
+    _publish_as(
+        chain, json.dumps({"v": 1, "gw": chain.gateway_id, "r": [good, bad, later]}).encode()
+    )
+    wait_for(
+        lambda: chain.ingest.stats().rejected_by_reason.get("malformed_payload") == 1,
+        what="the malformed payload counted",
+    )
+    wait_for(lambda: chain.ingest.stats().readings_rejected == 1, what="the bad row counted")
+    stored = wait_for(
+        lambda: [p for p in chain.points("soil_moisture") if p["device_id"] == "soil-9"],
+        what="the good rows next to the bad one",
+    )
+    assert sorted(p["seq"] for p in stored) == [10**9, 10**9 + 2]
+    # The emulated devices kept flowing through all of it.
+    soil_now = len(chain.points("soil_moisture"))
+    wait_for(lambda: len(chain.points("soil_moisture")) > soil_now, what="soil readings after")
+
+    reasons = {getattr(r, "reason", None) for r in caplog.records}
+    assert {"bad_crc", "garbled_line", "malformed_payload", "invalid_readings"} <= reasons
