@@ -201,11 +201,12 @@ class WeatherStation:
             self._serial.write(garble(line, mode, self._rng).encode("ascii"))
             log.info("sent garbled line", extra={"seq": seq, "mode": mode})
             return
-        self._serial.write(line.encode("ascii"))
         previous, self._last_good_count = self._last_good_count, count
         tips = 0 if previous is None else (count - previous) % COUNTER_MODULO
         values: dict[str, float] = {key: float(text) for _, key, text in fields}
         values[q.RAIN] = round(tips * MM_PER_TIP, 1)
         values[q.RAIN_TIP_COUNT] = count
         values[q.SAMPLE_SEQ] = seq
+        # Recorded before the write so a reader never sees a line the history lacks yet.
         self._history.record(values)
+        self._serial.write(line.encode("ascii"))

@@ -45,6 +45,7 @@ class MqttPublisher:
         self.gateway_id = gateway_id
         self.acks: queue.SimpleQueue[PublishAck] = queue.SimpleQueue()
         self.connected = threading.Event()
+        self._stopping = False
         self._settings = settings
         self._refused_logged = False
         client = mqtt.Client(
@@ -91,6 +92,7 @@ class MqttPublisher:
                 info.wait_for_publish(timeout=5)
             except RuntimeError:
                 log.warning("offline status not sent", extra={"gateway_id": self.gateway_id})
+        self._stopping = True
         self._client.disconnect()
         self._client.loop_stop()
 
@@ -121,7 +123,8 @@ class MqttPublisher:
         properties: Properties | None,
     ) -> None:
         if self.connected.is_set():
-            log.warning(
+            log.log(
+                logging.INFO if self._stopping else logging.WARNING,
                 "disconnected from broker",
                 extra={"gateway_id": self.gateway_id, "reason": str(reason_code)},
             )

@@ -40,6 +40,7 @@ class MqttConsumer:
     def __init__(self, settings: MqttSettings) -> None:
         self.messages: queue.SimpleQueue[InboundMessage] = queue.SimpleQueue()
         self.connected = threading.Event()
+        self._stopping = False
         self._settings = settings
         client = mqtt.Client(
             mqtt.CallbackAPIVersion.VERSION2,
@@ -77,6 +78,7 @@ class MqttConsumer:
 
     def stop(self) -> None:
         """Disconnect; unacknowledged messages stay in the broker's session."""
+        self._stopping = True
         self._client.disconnect()
         self._client.loop_stop()
 
@@ -108,7 +110,11 @@ class MqttConsumer:
         properties: Properties | None,
     ) -> None:
         if self.connected.is_set():
-            log.warning("disconnected from broker", extra={"reason": str(reason_code)})
+            log.log(
+                logging.INFO if self._stopping else logging.WARNING,
+                "disconnected from broker",
+                extra={"reason": str(reason_code)},
+            )
         self.connected.clear()
 
     def _on_message(self, client: mqtt.Client, userdata: object, msg: mqtt.MQTTMessage) -> None:

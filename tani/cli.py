@@ -14,6 +14,7 @@ import typer
 from pydantic import ValidationError
 
 from tani import logs
+from tani.stack.config import DEFAULT_INFLUX_PORT, DEFAULT_INFLUX_RPC_PORT, DEFAULT_MQTT_PORT
 
 if TYPE_CHECKING:
     from tani.stack import Stack
@@ -88,9 +89,9 @@ def _stack(state_dir: Path, mqtt_port: int, influx_port: int, influx_rpc_port: i
 @stack_app.command("up")
 def stack_up(
     state_dir: StateDir = Path(".tani"),
-    mqtt_port: MqttPort = 1883,
-    influx_port: InfluxPort = 8086,
-    influx_rpc_port: InfluxRpcPort = 8088,
+    mqtt_port: MqttPort = DEFAULT_MQTT_PORT,
+    influx_port: InfluxPort = DEFAULT_INFLUX_PORT,
+    influx_rpc_port: InfluxRpcPort = DEFAULT_INFLUX_RPC_PORT,
 ) -> None:
     """Start Mosquitto and influxd; return when both answer."""
     from tani.stack import StackError
@@ -105,19 +106,28 @@ def stack_up(
         typer.echo(f"{service.name}: pid {service.pid}, {service.url}")
 
 
+def _started_stack(state_dir: Path) -> Stack | None:
+    """The stack last started in ``state_dir`` (with its ports), or None if there never was one."""
+    from tani.stack import Stack, StackConfigError
+
+    try:
+        return Stack.from_state_dir(state_dir)
+    except StackConfigError:
+        return None
+
+
 @stack_app.command("down")
-def stack_down(
-    state_dir: StateDir = Path(".tani"),
-    mqtt_port: MqttPort = 1883,
-    influx_port: InfluxPort = 8086,
-    influx_rpc_port: InfluxRpcPort = 8088,
-) -> None:
+def stack_down(state_dir: StateDir = Path(".tani")) -> None:
     """Stop Mosquitto and influxd cleanly."""
     from tani.stack import StackError
 
     logs.configure("WARNING")
+    stack = _started_stack(state_dir)
+    if stack is None:
+        typer.echo(f"no stack was started in {state_dir}: nothing to stop")
+        return
     try:
-        _stack(state_dir, mqtt_port, influx_port, influx_rpc_port).down()
+        stack.down()
     except StackError as exc:
         typer.echo(str(exc), err=True)
         raise typer.Exit(1) from None
@@ -127,14 +137,15 @@ def stack_down(
 @stack_app.command("status")
 def stack_status(
     state_dir: StateDir = Path(".tani"),
-    mqtt_port: MqttPort = 1883,
-    influx_port: InfluxPort = 8086,
-    influx_rpc_port: InfluxRpcPort = 8088,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Say what runs where; exit 1 if the stack is not up and answering."""
     logs.configure("WARNING")
-    status = _stack(state_dir, mqtt_port, influx_port, influx_rpc_port).status()
+    stack = _started_stack(state_dir)
+    if stack is None:
+        typer.echo(f"no stack was started in {state_dir}")
+        raise typer.Exit(1)
+    status = stack.status()
     if as_json:
         typer.echo(json.dumps(status.as_dict(), indent=2))
     else:
@@ -259,9 +270,9 @@ def demo(
         float | None, typer.Option(help="Run N seconds, then print a JSON summary.")
     ] = None,
     state_dir: StateDir = Path(".tani"),
-    mqtt_port: MqttPort = 1883,
-    influx_port: InfluxPort = 8086,
-    influx_rpc_port: InfluxRpcPort = 8088,
+    mqtt_port: MqttPort = DEFAULT_MQTT_PORT,
+    influx_port: InfluxPort = DEFAULT_INFLUX_PORT,
+    influx_rpc_port: InfluxRpcPort = DEFAULT_INFLUX_RPC_PORT,
     api_port: Annotated[int, typer.Option(envvar="TANI_API_PORT")] = 8000,
     log_level: LogLevel = "warning",
 ) -> None:

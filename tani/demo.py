@@ -112,7 +112,7 @@ probes = [{{ device_id = "soil-1", unit = 1 }}]
 [[weather]]
 device_id = "weather-1"
 port = "{ports["weather"]}"
-baudrate = 9600
+baudrate = 4800
 """,
     )
     _write_toml(

@@ -10,6 +10,7 @@ Usage::
 
 All state (configs, data, logs, pid files, MQTT users) lives under ``state_dir``::
 
+    stack.json                 the StackConfig of the last `up` (Stack.from_state_dir)
     mqtt-users.json            users, roles, plain passwords (0600)
     mosquitto/                 mosquitto.conf, passwd, acl, data/mosquitto.db
     influxdb/                  influxdb.conf, meta/, data/, wal/

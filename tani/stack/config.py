@@ -3,14 +3,21 @@
 from __future__ import annotations
 
 import ipaddress
+import json
 import os
 import shutil
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 from tani.stack.errors import MissingBinaryError, StackConfigError
 
 # Debian puts mosquitto in /usr/sbin, which is not on a normal user's PATH (on a Pi, say).
+# Not 1883/8086/8088: on Debian, installing the packages also starts their system services on
+# those ports, and the project's own stack must run beside them.
+DEFAULT_MQTT_PORT = 11883
+DEFAULT_INFLUX_PORT = 18086
+DEFAULT_INFLUX_RPC_PORT = 18088
+
 _EXTRA_BIN_DIRS = ("/usr/sbin", "/usr/local/sbin", "/sbin")
 _LOOPBACK_NAMES = ("localhost",)
 
@@ -26,9 +33,9 @@ class StackConfig:
 
     state_dir: Path
     host: str = "127.0.0.1"
-    mqtt_port: int = 1883
-    influx_port: int = 8086
-    influx_rpc_port: int = 8088
+    mqtt_port: int = DEFAULT_MQTT_PORT
+    influx_port: int = DEFAULT_INFLUX_PORT
+    influx_rpc_port: int = DEFAULT_INFLUX_RPC_PORT
     # None means "look it up in PATH and the sbin directories".
     mosquitto_bin: str | None = None
     mosquitto_passwd_bin: str | None = None
@@ -52,6 +59,33 @@ class StackConfig:
                 f"state directory {str(self.state_dir)!r} contains a space or tab; "
                 "Mosquitto cannot use such paths. Choose a directory without spaces."
             )
+
+    def to_json(self) -> str:
+        """The config as JSON, as `up` records it in ``stack.json`` of the state directory."""
+        data = {f.name: getattr(self, f.name) for f in fields(self)}
+        data["state_dir"] = str(self.state_dir)
+        return json.dumps(data, indent=2, sort_keys=True) + "\n"
+
+    @classmethod
+    def from_state_dir(cls, state_dir: Path) -> StackConfig:
+        """The config the last `up` in ``state_dir`` used (ports included).
+
+        Lets `status` and `down` in another process find a stack started with other ports.
+        """
+        path = StackPaths(Path(os.path.abspath(state_dir))).config_record
+        try:
+            data = json.loads(path.read_text())
+        except FileNotFoundError as exc:
+            raise StackConfigError(
+                f"no stack was ever started in {state_dir} ({path.name} is missing); "
+                "start it with `tani stack up`."
+            ) from exc
+        except (OSError, ValueError) as exc:
+            raise StackConfigError(f"cannot read {path}: {exc}") from exc
+        known = {f.name for f in fields(cls)}
+        values = {k: v for k, v in data.items() if k in known}
+        values["state_dir"] = Path(state_dir)
+        return cls(**values)
 
 
 def _check_loopback(host: str) -> None:
@@ -95,6 +129,11 @@ class StackPaths:
     def lock_file(self) -> Path:
         """File locked while one process starts, stops or changes the stack."""
         return self.run_dir / "stack.lock"
+
+    @property
+    def config_record(self) -> Path:
+        """The StackConfig of the last `up`, as JSON."""
+        return self.root / "stack.json"
 
     @property
     def users_file(self) -> Path:

@@ -109,6 +109,9 @@ def find_pids(spec: ServiceSpec) -> list[int]:
 
     The scan catches a service whose pid file was deleted by hand, so ``down`` leaves nothing.
     """
+    # Children of ours stopped by another process are zombies until we collect them.
+    for child in list(_children):
+        reap(child)
     pid = read_pid_file(spec.pid_file)
     if pid is not None and is_ours(pid, spec):
         return [pid]

@@ -98,6 +98,11 @@ class Stack:
             ),
         }
 
+    @classmethod
+    def from_state_dir(cls, state_dir: Path) -> Stack:
+        """The stack last started in ``state_dir``, with the ports it was started with."""
+        return cls(StackConfig.from_state_dir(state_dir))
+
     # -- addresses --------------------------------------------------------------------------
 
     @property
@@ -152,6 +157,7 @@ class Stack:
                     proc = self._start_if_needed(name, configs[name], argv[name])
                     if proc is not None:
                         started[name] = proc
+                process.write_atomic(self.paths.config_record, self.config.to_json())
                 self._wait_answering(started, timeout)
             except BaseException:
                 self._stop_specs([self._specs[name] for name in started], timeout=5.0)
@@ -164,10 +170,14 @@ class Stack:
         Afterwards no process of this state directory is left (found by pid file and by a
         /proc scan). A stack that is not running is fine.
         """
-        if not self.paths.run_dir.exists():
+        specs = list(self._specs.values())
+        if not self.paths.root.exists():
+            # Nothing to lock; still make sure no process of a deleted state dir survives.
+            self._stop_specs(specs, timeout)
             return
+        self.paths.run_dir.mkdir(mode=0o700, exist_ok=True)
         with process.locked(self.paths.lock_file):
-            self._stop_specs(list(self._specs.values()), timeout)
+            self._stop_specs(specs, timeout)
 
     def status(self) -> StackStatus:
         """Report running/pid/url/answering for each service; works from any process."""

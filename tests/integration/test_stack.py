@@ -221,22 +221,20 @@ def test_other_process_sees_status_and_can_stop_the_stack(
     private_stack: Stack, stack_processes: ProcScan
 ) -> None:
     started = private_stack.up()
-    config = private_stack.config
+    # Another process knows only the state directory; the ports come from its stack.json.
     script = (
         "import json, sys\n"
         "from pathlib import Path\n"
-        "from tani.stack import Stack, StackConfig\n"
-        f"s = Stack(StackConfig(state_dir=Path({str(config.state_dir)!r}),"
-        f" mqtt_port={config.mqtt_port}, influx_port={config.influx_port},"
-        f" influx_rpc_port={config.influx_rpc_port}))\n"
+        "from tani.stack import Stack\n"
+        "s = Stack.from_state_dir(Path(sys.argv[1]))\n"
         "print(json.dumps(s.status().as_dict()))\n"
-        "if sys.argv[1] == 'down':\n"
+        "if sys.argv[2] == 'down':\n"
         "    s.down()\n"
     )
 
     def run(action: str) -> dict[str, Any]:
         result = subprocess.run(
-            [sys.executable, "-c", script, action],
+            [sys.executable, "-c", script, str(private_stack.config.state_dir), action],
             capture_output=True,
             text=True,
             timeout=30,
