@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import signal
+import subprocess
+import sys
 from pathlib import Path
 
 from gateway.outbox import Outbox
@@ -39,12 +42,24 @@ def test_done_forgets_and_sequence_numbers_never_go_back(tmp_path: Path) -> None
     reopened.close()
 
 
-def test_unacknowledged_readings_survive_a_restart(tmp_path: Path) -> None:
+def test_unacknowledged_readings_survive_kill_9(tmp_path: Path) -> None:
     path = tmp_path / "o.sqlite3"
-    outbox = Outbox(path, "gw-1")
-    outbox.put(_rows(4))
-    outbox.done([2])
-    del outbox  # no close: like a process that was killed
+    writer = f"""
+import os, signal
+import signal
+import subprocess
+import sys
+from pathlib import Path
+from gateway.outbox import Outbox
+from telemetry.reading import Quality
+outbox = Outbox(Path({str(path)!r}), "gw-1")
+outbox.put([("soil-1", "soil_moisture", 30.0 + i, "%", 1_790_000_000_000 + i, Quality.GOOD)
+            for i in range(4)])
+outbox.done([2])
+os.kill(os.getpid(), signal.SIGKILL)
+"""
+    result = subprocess.run([sys.executable, "-c", writer], check=False)
+    assert result.returncode == -signal.SIGKILL
     reopened = Outbox(path, "gw-1")
     assert [r.seq for r in reopened.take(10)] == [1, 3, 4]
     assert reopened.take(1)[0].quality is Quality.GOOD

@@ -3,27 +3,13 @@
 from __future__ import annotations
 
 import os
-import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import serial
 
 from firmware_sim.pty_link import PtyLink
-
-
-def _open_fds() -> int:
-    return len(os.listdir("/proc/self/fd"))
-
-
-@pytest.fixture(autouse=True)
-def no_leaks() -> Iterator[None]:
-    threads, fds = threading.active_count(), _open_fds()
-    yield
-    assert threading.active_count() == threads
-    assert _open_fds() == fds
 
 
 def _port(path: str, timeout: float = 1.0) -> serial.Serial:

@@ -5,25 +5,12 @@ from __future__ import annotations
 import os
 import signal
 import threading
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import serial
 
 from firmware_sim.site import SimulatedSite, SiteConfig, run_forever
-
-
-def _open_fds() -> int:
-    return len(os.listdir("/proc/self/fd"))
-
-
-@pytest.fixture(autouse=True)
-def no_leaks() -> Iterator[None]:
-    threads, fds = threading.active_count(), _open_fds()
-    yield
-    assert threading.active_count() == threads
-    assert _open_fds() == fds
 
 
 def test_start_and_stop_leave_nothing_behind() -> None:

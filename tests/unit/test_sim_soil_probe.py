@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import threading
 import time
 import warnings
 from collections.abc import Iterator
@@ -20,18 +18,6 @@ from firmware_sim.site import SimulatedSite, SiteConfig
 from firmware_sim.soil_probe import REGISTER_MAP, ProbeRegister
 
 TIMEOUT_S = 0.5
-
-
-def _open_fds() -> int:
-    return len(os.listdir("/proc/self/fd"))
-
-
-@pytest.fixture(autouse=True)
-def no_leaks() -> Iterator[None]:
-    threads, fds = threading.active_count(), _open_fds()
-    yield
-    assert threading.active_count() == threads
-    assert _open_fds() == fds
 
 
 @pytest.fixture

@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import functools
 import itertools
-import os
 import random
 import re
-import threading
 import time
 from collections.abc import Iterator
 
@@ -39,18 +37,6 @@ FIELD_KEYS = {
     "WD": q.WIND_DIRECTION,
     "SR": q.SOLAR_RADIATION,
 }
-
-
-def _open_fds() -> int:
-    return len(os.listdir("/proc/self/fd"))
-
-
-@pytest.fixture(autouse=True)
-def no_leaks() -> Iterator[None]:
-    threads, fds = threading.active_count(), _open_fds()
-    yield
-    assert threading.active_count() == threads
-    assert _open_fds() == fds
 
 
 @pytest.fixture
