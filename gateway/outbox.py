@@ -26,18 +26,23 @@ CREATE TABLE IF NOT EXISTS outbox (
 """
 
 
+# (device_id, quantity, value, unit, time_ms, quality)
+OutboxRow = tuple[str, str, float, str, int, Quality]
+
+
 class Outbox:
-    """The gateway's store-and-forward queue. Use from one thread only."""
+    """The gateway's store-and-forward queue. Use from one thread at a time."""
 
     def __init__(self, path: Path, gateway_id: str) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.gateway_id = gateway_id
-        self._db = sqlite3.connect(path, isolation_level=None)
+        # Opened by the thread that starts the gateway, used by its forwarding thread.
+        self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=FULL")
         self._db.execute(_SCHEMA)
 
-    def put(self, rows: Iterable[tuple[str, str, float, str, int, Quality]]) -> None:
+    def put(self, rows: Iterable[OutboxRow]) -> None:
         """Commit rows of (device, quantity, value, unit, time_ms, quality) in one transaction."""
         with self._db:
             self._db.execute("BEGIN")

@@ -60,7 +60,9 @@ class DeviceErrors:
             return result
 
 
-class _Poller(threading.Thread):
+class Poller(threading.Thread):
+    """A thread that owns one serial port until stopped."""
+
     def __init__(
         self,
         name: str,
@@ -75,6 +77,7 @@ class _Poller(threading.Thread):
         self._errors = errors
 
     def stop(self) -> None:
+        """Ask the thread to finish its current read and release the port."""
         self.stopping.set()
 
     def _open_until_ready(self, open_port: Callable[[], None], device_id: str) -> bool:
@@ -89,7 +92,7 @@ class _Poller(threading.Thread):
         return False
 
 
-class ModbusPoller(_Poller):
+class ModbusPoller(Poller):
     """Reads every probe of one bus every ``interval_s`` seconds."""
 
     def __init__(
@@ -120,7 +123,7 @@ class ModbusPoller(_Poller):
             self._bus.close()
 
 
-class WeatherPoller(_Poller):
+class WeatherPoller(Poller):
     """Turns every line a station sends into measurements."""
 
     def __init__(

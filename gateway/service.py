@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import queue
+import sqlite3
 import threading
 import time
 from dataclasses import dataclass, field, replace
@@ -18,8 +19,8 @@ from gateway.config import GatewayConfig
 from gateway.drivers.ascii_weather import AsciiWeatherStation
 from gateway.drivers.measurement import Measurement
 from gateway.drivers.modbus_soil import ModbusSoilBus, SoilProbe
-from gateway.outbox import Outbox
-from gateway.pollers import DeviceErrors, ModbusPoller, WeatherPoller, _Poller
+from gateway.outbox import Outbox, OutboxRow
+from gateway.pollers import DeviceErrors, ModbusPoller, Poller, WeatherPoller
 from gateway.publisher import MqttPublisher
 from gateway.validation import classify
 from telemetry.codec import encode_batch
@@ -27,12 +28,16 @@ from telemetry.quantities import QUANTITIES
 
 log = logging.getLogger(__name__)
 
+# Readings held in memory while the outbox cannot be written (about 100 bytes each).
+MAX_PENDING = 100_000
+
 
 @dataclass(slots=True)
 class GatewayStats:
     """Counters a gateway reports about itself."""
 
     readings_measured: int = 0
+    readings_dropped: int = 0
     readings_sent: int = 0
     batches_sent: int = 0
     batches_refused: int = 0
@@ -49,7 +54,7 @@ class Gateway:
         self._measurements: queue.SimpleQueue[list[Measurement]] = queue.SimpleQueue()
         self._errors = DeviceErrors()
         self._publisher = MqttPublisher(config.gateway_id, config.mqtt)
-        self._pollers: list[_Poller] = [
+        self._pollers: list[Poller] = [
             ModbusPoller(
                 ModbusSoilBus(
                     bus.port,
@@ -79,10 +84,17 @@ class Gateway:
         self._inflight: dict[int, list[int]] = {}
         self._cursor = 0
         self._drain_timeout_s = 0.0
+        self._pending: list[OutboxRow] = []
+        self._outbox: Outbox | None = None
 
     def start(self) -> None:
-        """Start reading devices and publishing."""
+        """Open the outbox, start reading devices and publishing.
+
+        Raises sqlite3.Error if the outbox cannot be opened (state_dir not writable).
+        """
         log.info("gateway starting", extra={"gateway_id": self.gateway_id})
+        self._outbox = Outbox(self.config.state_dir / "outbox.sqlite3", self.gateway_id)
+        self._stats.outbox_depth = self._outbox.depth()
         self._publisher.start()
         self._forwarder.start()
         for poller in self._pollers:
@@ -106,12 +118,17 @@ class Gateway:
             return replace(self._stats, device_errors=self._errors.snapshot())
 
     def _forward(self) -> None:
-        outbox = Outbox(self.config.state_dir / "outbox.sqlite3", self.gateway_id)
-        with self._stats_lock:
-            self._stats.outbox_depth = outbox.depth()
+        outbox = self._outbox
+        assert outbox is not None, "start() opens the outbox"
         try:
             while not self._stop_forwarding.wait(self.config.publish.interval_s):
-                self._forward_once(outbox)
+                try:
+                    self._forward_once(outbox)
+                except sqlite3.Error as exc:
+                    # Disk full or SD card trouble: keep polling, keep what is in memory, retry.
+                    log.error(
+                        f"outbox unusable, retrying: {exc}", extra={"gateway_id": self.gateway_id}
+                    )
             self._drain(outbox)
         finally:
             outbox.close()
@@ -135,13 +152,13 @@ class Gateway:
             self._stats.outbox_depth = outbox.depth()
 
     def _store_measurements(self, outbox: Outbox) -> None:
-        rows = []
+        """Commit what the pollers measured; on a disk error keep it in memory, bounded."""
         while True:
             try:
                 batch = self._measurements.get_nowait()
             except queue.Empty:
                 break
-            rows.extend(
+            self._pending.extend(
                 (
                     m.device_id,
                     m.quantity,
@@ -152,10 +169,20 @@ class Gateway:
                 )
                 for m in batch
             )
-        if rows:
-            outbox.put(rows)
             with self._stats_lock:
-                self._stats.readings_measured += len(rows)
+                self._stats.readings_measured += len(batch)
+        if len(self._pending) > MAX_PENDING:
+            dropped = len(self._pending) - MAX_PENDING
+            del self._pending[:dropped]
+            log.error(
+                "outbox unwritable for long: oldest readings in memory dropped",
+                extra={"gateway_id": self.gateway_id, "dropped": dropped},
+            )
+            with self._stats_lock:
+                self._stats.readings_dropped += dropped
+        if self._pending:
+            outbox.put(self._pending)
+            self._pending = []
 
     def _settle_acks(self, outbox: Outbox) -> None:
         while True:

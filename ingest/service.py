@@ -10,12 +10,15 @@ from __future__ import annotations
 
 import logging
 import queue
+import sqlite3
 import threading
 import time
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
+
+from sqlalchemy.exc import SQLAlchemyError
 
 from ingest.config import IngestConfig
 from ingest.consumer import InboundMessage, MqttConsumer
@@ -87,15 +90,7 @@ class Ingest:
     def stats(self) -> IngestStats:
         """A copy of the counters."""
         with self._lock:
-            return IngestStats(
-                messages_received=self._stats.messages_received,
-                readings_written=self._stats.readings_written,
-                batches_written=self._stats.batches_written,
-                readings_rejected=self._stats.readings_rejected,
-                dead_letters=self._stats.dead_letters,
-                write_retries=self._stats.write_retries,
-                rejected_by_reason=dict(self._reasons),
-            )
+            return replace(self._stats, rejected_by_reason=dict(self._reasons))
 
     def _run(self) -> None:
         if not self._until_written(self._influx.ensure_database):
@@ -187,7 +182,11 @@ class Ingest:
             f"message set aside as dead letter: {detail}",
             extra={"gateway_id": gateway_id, "topic": message.topic, "reason": reason},
         )
-        self._deadletters.add(message.topic, reason, detail, message.payload)
+        try:
+            self._deadletters.add(message.topic, reason, detail, message.payload)
+        except sqlite3.Error as exc:
+            # The refusal is still counted and logged above; only the stored copy is missing.
+            log.error(f"dead letter not stored: {exc}", extra={"topic": message.topic})
         with self._lock:
             self._stats.dead_letters += 1
             self._reasons[reason] += 1
@@ -196,7 +195,11 @@ class Ingest:
     def _current_placements(self) -> dict[tuple[str, str], DevicePlacement]:
         now = time.monotonic()
         if now - self._placements_at >= self.config.placement_refresh_s:
-            self._placements = self._registry.placements()
+            try:
+                self._placements = self._registry.placements()
+            except SQLAlchemyError as exc:
+                # Keep writing with the placements we had; readings are never held back for tags.
+                log.error(f"registry unreadable, keeping previous placements: {exc}")
             self._placements_at = now
         return self._placements
 

@@ -277,7 +277,7 @@ def demo(
     log_level: LogLevel = "warning",
 ) -> None:
     """Stack, emulated devices, gateway, ingest and API in one command."""
-    from tani.demo import DemoOptions, run_demo, summary_line
+    from tani.demo import DemoError, DemoOptions, run_demo, summary_line
     from tani.stack import StackConfig, StackError
 
     logs.configure(log_level)
@@ -293,7 +293,7 @@ def demo(
     )
     try:
         summary = run_demo(options, wait=_wait_for_stop, echo=typer.echo)
-    except StackError as exc:
+    except (StackError, DemoError) as exc:
         typer.echo(str(exc), err=True)
         raise typer.Exit(1) from None
     if summary is not None:

@@ -59,6 +59,10 @@ DEMO_SITE = SiteFile(
 )
 
 
+class DemoError(Exception):
+    """The demo could not start one of its parts."""
+
+
 @dataclass(frozen=True, slots=True)
 class DemoOptions:
     """What ``tani demo`` was asked for."""
@@ -161,13 +165,17 @@ class _ApiServer:
             uvicorn.Config(create_app(config), host=config.host, port=config.port, log_config=None)
         )
         self._thread = threading.Thread(target=self._server.run, name="api", daemon=True)
+        self._port = config.port
 
     def start(self, timeout_s: float = 10.0) -> None:
         self._thread.start()
         deadline = time.monotonic() + timeout_s
         while not self._server.started:
             if not self._thread.is_alive() or time.monotonic() > deadline:
-                raise RuntimeError("the API server did not start (is its port already in use?)")
+                raise DemoError(
+                    f"the API did not start on port {self._port}: is another program using it? "
+                    "Choose another with --api-port."
+                )
             time.sleep(0.05)
 
     def stop(self) -> None:

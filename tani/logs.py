@@ -11,8 +11,14 @@ import logging
 import sys
 from datetime import UTC, datetime
 
-# Attributes every LogRecord has; anything else came from ``extra=``.
-_STANDARD = set(vars(logging.makeLogRecord({}))) | {"message", "asctime", "taskName"}
+# Attributes every LogRecord has; anything else came from ``extra=``. uvicorn adds a copy of
+# its message with terminal colour codes, useless in a log file.
+_STANDARD = set(vars(logging.makeLogRecord({}))) | {
+    "message",
+    "asctime",
+    "taskName",
+    "color_message",
+}
 
 
 class JsonFormatter(logging.Formatter):

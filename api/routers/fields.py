@@ -10,7 +10,7 @@ from fastapi import APIRouter, HTTPException, Path
 from api.deps import InfluxDep, RegistryDep
 from api.schemas import FieldLatestPublic, ReadingPublic
 from storage.influx import InfluxError
-from storage.queries import latest_for_field
+from storage.queries import LatestValue, latest_for_field
 from telemetry.quantities import QUANTITIES
 
 router = APIRouter(prefix="/api/v1/fields", tags=["fields"])
@@ -35,21 +35,19 @@ def field_latest(field_id: FieldId, registry: RegistryDep, influx: InfluxDep) ->
         name=info.name,
         village_id=info.village_id,
         crop=info.crop,
-        readings=[
-            ReadingPublic(
-                quantity=v.quantity,
-                label_id=QUANTITIES[v.quantity].label_id
-                if v.quantity in QUANTITIES
-                else v.quantity,
-                label_en=QUANTITIES[v.quantity].label_en
-                if v.quantity in QUANTITIES
-                else v.quantity,
-                device_id=v.device_id,
-                value=v.value,
-                unit=v.unit,
-                time=datetime.fromtimestamp(v.time_ms / 1000, tz=UTC),
-                quality=v.quality,
-            )
-            for v in latest
-        ],
+        readings=[_public(v) for v in latest],
+    )
+
+
+def _public(value: LatestValue) -> ReadingPublic:
+    spec = QUANTITIES.get(value.quantity)
+    return ReadingPublic(
+        quantity=value.quantity,
+        label_id=spec.label_id if spec else value.quantity,
+        label_en=spec.label_en if spec else value.quantity,
+        device_id=value.device_id,
+        value=value.value,
+        unit=value.unit,
+        time=datetime.fromtimestamp(value.time_ms / 1000, tz=UTC),
+        quality=value.quality,
     )
