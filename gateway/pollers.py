@@ -1,7 +1,9 @@
 """One thread per serial port: the single owner of that port, as RS485 needs.
 
-A poller hands measurements to a queue and counts failures per device and reason. The first
-failure of a device is logged as a warning, repeats only at debug level, recovery at info.
+A poller asks its bus at a fixed rate, hands measurements to a queue and keeps each device's
+health. When the port itself disappears (USB adapter unplugged) it closes it and keeps trying to
+open the configured path again, so an adapter that returns, even behind another /dev/ttyUSBn
+(the /dev/serial/by-id name stays the same), is read again without restarting the gateway.
 """
 
 from __future__ import annotations
@@ -9,150 +11,170 @@ from __future__ import annotations
 import logging
 import queue
 import threading
+import time
 from collections import Counter
-from collections.abc import Callable
+from dataclasses import dataclass, field
 
-from gateway.drivers.ascii_weather import AsciiWeatherStation
-from gateway.drivers.measurement import DeviceReadError, Measurement
-from gateway.drivers.modbus_soil import ModbusSoilBus
+from gateway.drivers.base import (
+    Bus,
+    DeviceReadError,
+    DeviceResult,
+    Measurement,
+    PortLostError,
+    Stamp,
+)
 
 log = logging.getLogger(__name__)
 
-REOPEN_DELAY_S = 5.0
+REOPEN_MIN_S = 1.0
+REOPEN_MAX_S = 30.0
+# A device is reported offline after this many failed polls in a row.
+OFFLINE_AFTER_FAILURES = 3
 
 
-class DeviceErrors:
-    """Failure counters per (device, reason), shared by the pollers, safe across threads."""
+@dataclass(slots=True)
+class _Device:
+    errors: Counter[str] = field(default_factory=Counter)
+    failures_in_a_row: int = 0
+    last_ok_ms: int | None = None
 
-    def __init__(self) -> None:
+
+@dataclass(frozen=True, slots=True)
+class DeviceState:
+    """What the gateway reports about one device."""
+
+    online: bool
+    failures_in_a_row: int
+    last_ok_ms: int | None
+    errors: dict[str, int]
+
+
+class DeviceHealth:
+    """Per-device outcome counters shared by all pollers, safe across threads.
+
+    The first failure of a run of failures is logged as a warning, repeats only at debug level,
+    and recovery at info: a device that is down does not flood the log.
+    """
+
+    def __init__(self, gateway_id: str) -> None:
+        self.gateway_id = gateway_id
         self._lock = threading.Lock()
-        self._counts: Counter[tuple[str, str]] = Counter()
-        self._failing: set[str] = set()
+        self._devices: dict[str, _Device] = {}
 
-    def failed(self, gateway_id: str, device_id: str, error: DeviceReadError) -> None:
-        """Count a failure; warn loudly only for the first of a run."""
+    def register(self, device_id: str) -> None:
+        """Make a device known before its first poll, so health lists it from the start."""
         with self._lock:
-            self._counts[(device_id, error.reason)] += 1
-            first = device_id not in self._failing
-            self._failing.add(device_id)
-        extra = {"gateway_id": gateway_id, "device_id": device_id, "reason": error.reason}
-        if first:
-            log.warning(f"device read failed: {error}", extra=extra)
-        else:
-            log.debug(f"device read failed again: {error}", extra=extra)
+            self._devices.setdefault(device_id, _Device())
 
-    def succeeded(self, gateway_id: str, device_id: str) -> None:
+    def failed(self, device_id: str, error: DeviceReadError) -> None:
+        """Count a failure."""
+        with self._lock:
+            device = self._devices.setdefault(device_id, _Device())
+            device.errors[error.reason] += 1
+            device.failures_in_a_row += 1
+            first = device.failures_in_a_row == 1
+        extra = {"gateway_id": self.gateway_id, "device_id": device_id, "reason": error.reason}
+        log.log(
+            logging.WARNING if first else logging.DEBUG,
+            f"device read failed: {error}",
+            extra=extra,
+        )
+
+    def succeeded(self, device_id: str, wall_ms: int) -> None:
         """Note a good read; log recovery after failures."""
         with self._lock:
-            recovered = device_id in self._failing
-            self._failing.discard(device_id)
+            device = self._devices.setdefault(device_id, _Device())
+            recovered = device.failures_in_a_row > 0
+            device.failures_in_a_row = 0
+            device.last_ok_ms = wall_ms
         if recovered:
             log.info(
-                "device answers again", extra={"gateway_id": gateway_id, "device_id": device_id}
+                "device answers again",
+                extra={"gateway_id": self.gateway_id, "device_id": device_id},
             )
 
-    def snapshot(self) -> dict[str, dict[str, int]]:
-        """{device_id: {reason: count}}."""
+    def snapshot(self) -> dict[str, DeviceState]:
+        """The state of every device."""
         with self._lock:
-            result: dict[str, dict[str, int]] = {}
-            for (device, reason), count in self._counts.items():
-                result.setdefault(device, {})[reason] = count
-            return result
+            return {
+                device_id: DeviceState(
+                    online=d.last_ok_ms is not None
+                    and d.failures_in_a_row < OFFLINE_AFTER_FAILURES,
+                    failures_in_a_row=d.failures_in_a_row,
+                    last_ok_ms=d.last_ok_ms,
+                    errors=dict(d.errors),
+                )
+                for device_id, d in self._devices.items()
+            }
 
 
 class Poller(threading.Thread):
-    """A thread that owns one serial port until stopped."""
+    """Owns one bus: opens it, polls it every ``interval_s``, reopens it when it vanishes."""
 
     def __init__(
         self,
-        name: str,
-        gateway_id: str,
+        bus: Bus,
+        interval_s: float,
+        stamp: Stamp,
         out: queue.SimpleQueue[list[Measurement]],
-        errors: DeviceErrors,
+        health: DeviceHealth,
     ) -> None:
-        super().__init__(name=name, daemon=True)
-        self.gateway_id = gateway_id
+        super().__init__(name=f"poller {bus.port}", daemon=True)
+        self.bus = bus
         self.stopping = threading.Event()
+        self._interval_s = interval_s
+        self._stamp = stamp
         self._out = out
-        self._errors = errors
+        self._health = health
+        for device_id in bus.device_ids:
+            health.register(device_id)
 
     def stop(self) -> None:
-        """Ask the thread to finish its current read and release the port."""
+        """Ask the thread to finish its current poll and release the port."""
         self.stopping.set()
 
-    def _open_until_ready(self, open_port: Callable[[], None], device_id: str) -> bool:
-        """Open the port, retrying while it is missing (USB adapter unplugged)."""
+    def run(self) -> None:
+        """Open, poll until the port is lost, reopen; until stopped."""
+        delay = REOPEN_MIN_S
         while not self.stopping.is_set():
             try:
-                open_port()
-                return True
-            except DeviceReadError as exc:
-                self._errors.failed(self.gateway_id, device_id, exc)
-                self.stopping.wait(REOPEN_DELAY_S)
-        return False
+                self.bus.open()
+            except PortLostError as exc:
+                self._port_failed(exc)
+                self.stopping.wait(delay)
+                delay = min(delay * 2, REOPEN_MAX_S)
+                continue
+            delay = REOPEN_MIN_S
+            log.info(
+                "serial port open",
+                extra={"gateway_id": self._health.gateway_id, "port": self.bus.port},
+            )
+            try:
+                self._poll_until_lost()
+            finally:
+                self.bus.close()
 
+    def _poll_until_lost(self) -> None:
+        next_poll = time.monotonic()
+        while not self.stopping.is_set():
+            try:
+                results = self.bus.poll(self._stamp)
+            except PortLostError as exc:
+                self._port_failed(exc)
+                return
+            for result in results:
+                self._record(result)
+            # Fixed rate: the time spent polling counts towards the interval.
+            next_poll = max(next_poll + self._interval_s, time.monotonic())
+            self.stopping.wait(next_poll - time.monotonic())
 
-class ModbusPoller(Poller):
-    """Reads every probe of one bus every ``interval_s`` seconds."""
+    def _record(self, result: DeviceResult) -> None:
+        if result.error is not None:
+            self._health.failed(result.device_id, result.error)
+        elif result.measurements:
+            self._out.put(result.measurements)
+            self._health.succeeded(result.device_id, result.measurements[0].wall_ms)
 
-    def __init__(
-        self,
-        bus: ModbusSoilBus,
-        interval_s: float,
-        gateway_id: str,
-        out: queue.SimpleQueue[list[Measurement]],
-        errors: DeviceErrors,
-    ) -> None:
-        super().__init__(f"modbus {bus.port}", gateway_id, out, errors)
-        self._bus = bus
-        self._interval_s = interval_s
-
-    def run(self) -> None:
-        if not self._open_until_ready(self._bus.open, self._bus.probes[0].device_id):
-            return
-        try:
-            while not self.stopping.is_set():
-                for probe in self._bus.probes:
-                    try:
-                        self._out.put(self._bus.read(probe))
-                        self._errors.succeeded(self.gateway_id, probe.device_id)
-                    except DeviceReadError as exc:
-                        self._errors.failed(self.gateway_id, probe.device_id, exc)
-                self.stopping.wait(self._interval_s)
-        finally:
-            self._bus.close()
-
-
-class WeatherPoller(Poller):
-    """Turns every line a station sends into measurements."""
-
-    def __init__(
-        self,
-        station: AsciiWeatherStation,
-        gateway_id: str,
-        out: queue.SimpleQueue[list[Measurement]],
-        errors: DeviceErrors,
-    ) -> None:
-        super().__init__(f"weather {station.port}", gateway_id, out, errors)
-        self._station = station
-
-    def run(self) -> None:
-        device_id = self._station.device_id
-        if not self._open_until_ready(self._station.open, device_id):
-            return
-        try:
-            while not self.stopping.is_set():
-                try:
-                    measurements = self._station.read()
-                except DeviceReadError as exc:
-                    self._errors.failed(self.gateway_id, device_id, exc)
-                    if exc.reason == "port_lost":
-                        self._station.close()
-                        if not self._open_until_ready(self._station.open, device_id):
-                            return
-                    continue
-                if measurements:
-                    self._out.put(measurements)
-                    self._errors.succeeded(self.gateway_id, device_id)
-        finally:
-            self._station.close()
+    def _port_failed(self, error: PortLostError) -> None:
+        for device_id in self.bus.device_ids:
+            self._health.failed(device_id, error)

@@ -15,12 +15,11 @@ import threading
 import time
 from dataclasses import dataclass, field, replace
 
+from gateway.buses import build_buses
 from gateway.config import GatewayConfig
-from gateway.drivers.ascii_weather import AsciiWeatherStation
-from gateway.drivers.measurement import Measurement
-from gateway.drivers.modbus_soil import ModbusSoilBus, SoilProbe
+from gateway.drivers.base import Measurement, system_stamp
 from gateway.outbox import Outbox, OutboxRow
-from gateway.pollers import DeviceErrors, ModbusPoller, Poller, WeatherPoller
+from gateway.pollers import DeviceHealth, Poller
 from gateway.publisher import MqttPublisher
 from gateway.validation import classify
 from telemetry.codec import encode_batch
@@ -52,30 +51,11 @@ class Gateway:
         self.config = config
         self.gateway_id = config.gateway_id
         self._measurements: queue.SimpleQueue[list[Measurement]] = queue.SimpleQueue()
-        self._errors = DeviceErrors()
         self._publisher = MqttPublisher(config.gateway_id, config.mqtt)
-        self._pollers: list[Poller] = [
-            ModbusPoller(
-                ModbusSoilBus(
-                    bus.port,
-                    [SoilProbe(p.device_id, p.unit) for p in bus.probes],
-                    baudrate=bus.baudrate,
-                    timeout_s=bus.timeout_s,
-                ),
-                bus.interval_s,
-                config.gateway_id,
-                self._measurements,
-                self._errors,
-            )
-            for bus in config.modbus
-        ] + [
-            WeatherPoller(
-                AsciiWeatherStation(w.device_id, w.port, baudrate=w.baudrate),
-                config.gateway_id,
-                self._measurements,
-                self._errors,
-            )
-            for w in config.weather
+        self._health = DeviceHealth(config.gateway_id)
+        self._pollers = [
+            Poller(bus, interval_s, system_stamp, self._measurements, self._health)
+            for bus, interval_s in build_buses(config)
         ]
         self._stats = GatewayStats()
         self._stats_lock = threading.Lock()
@@ -115,7 +95,10 @@ class Gateway:
     def stats(self) -> GatewayStats:
         """A copy of the current counters."""
         with self._stats_lock:
-            return replace(self._stats, device_errors=self._errors.snapshot())
+            return replace(
+                self._stats,
+                device_errors={d: s.errors for d, s in self._health.snapshot().items() if s.errors},
+            )
 
     def _forward(self) -> None:
         outbox = self._outbox
@@ -164,7 +147,7 @@ class Gateway:
                     m.quantity,
                     m.value,
                     QUANTITIES[m.quantity].unit,
-                    m.time_ms,
+                    m.wall_ms,
                     classify(m.quantity, m.value),
                 )
                 for m in batch

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 import serial
 
-from gateway.drivers.measurement import DeviceReadError, Measurement, now_ms
+from gateway.drivers.base import DeviceReadError, DeviceResult, Measurement, PortLostError, Stamp
 
 log = logging.getLogger(__name__)
 
@@ -151,13 +151,18 @@ class AsciiWeatherStation:
         self._gauge = RainGauge()
         self._buffer = b""
 
+    @property
+    def device_ids(self) -> tuple[str, ...]:
+        """The station is one device."""
+        return (self.device_id,)
+
     def open(self) -> None:
-        """Open the serial port; raise DeviceReadError if it is not there."""
+        """Open the serial port; raise PortLostError if it is not there."""
         try:
             self._serial = serial.Serial(self.port, self.baudrate, timeout=1.0)
-            self._buffer = b""
-        except serial.SerialException as exc:
-            raise DeviceReadError("port_unavailable", f"cannot open {self.port}: {exc}") from None
+        except (serial.SerialException, OSError) as exc:
+            raise PortLostError(f"cannot open {self.port}: {exc}", "port_unavailable") from None
+        self._buffer = b""
 
     def close(self) -> None:
         """Release the serial port."""
@@ -165,19 +170,29 @@ class AsciiWeatherStation:
             self._serial.close()
             self._serial = None
 
-    def read(self) -> list[Measurement]:
+    def poll(self, stamp: Stamp) -> list[DeviceResult]:
+        """Wait up to the port timeout for the next complete line."""
+        try:
+            measurements = self.read(stamp)
+        except PortLostError:
+            raise
+        except DeviceReadError as exc:
+            return [DeviceResult(self.device_id, error=exc)]
+        return [DeviceResult(self.device_id, measurements)] if measurements else []
+
+    def read(self, stamp: Stamp) -> list[Measurement]:
         """Return the measurements of the next complete line; [] if none came within the timeout.
 
         Bytes are buffered across calls, so a line that arrives while a read times out is not
         cut in two.
         """
         if self._serial is None:
-            raise DeviceReadError("port_unavailable", f"{self.port} is not open")
+            raise PortLostError(f"{self.port} is not open")
         while b"\n" not in self._buffer:
             try:
                 chunk = self._serial.read(self._serial.in_waiting or 1)
             except (serial.SerialException, OSError) as exc:
-                raise DeviceReadError("port_lost", f"{self.port}: {exc}") from None
+                raise PortLostError(f"{self.port}: {exc}") from None
             if not chunk:
                 return []
             self._buffer += chunk
@@ -186,9 +201,11 @@ class AsciiWeatherStation:
                 raise WeatherLineError(f"no line end within {MAX_LINE} bytes")
         line, _, self._buffer = self._buffer.partition(b"\n")
         sample = parse_line(line)
-        stamp = now_ms()
-        readings = [Measurement(self.device_id, q, v, stamp) for q, v in sample.values.items()]
+        wall_ms, mono_ns = stamp()
+        readings = [
+            Measurement(self.device_id, q, v, wall_ms, mono_ns) for q, v in sample.values.items()
+        ]
         rain = self._gauge.millimetres(sample.rain_count)
         if rain is not None:
-            readings.append(Measurement(self.device_id, "rain", rain, stamp))
+            readings.append(Measurement(self.device_id, "rain", rain, wall_ms, mono_ns))
         return readings

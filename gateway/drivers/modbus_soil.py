@@ -8,6 +8,7 @@ the port and asks them in turn, since RS485 is half duplex.
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -16,7 +17,7 @@ from pymodbus.client import ModbusSerialClient
 from pymodbus.exceptions import ModbusException
 from pymodbus.framer.rtu import FramerRTU
 
-from gateway.drivers.measurement import DeviceReadError, Measurement, now_ms
+from gateway.drivers.base import DeviceReadError, DeviceResult, Measurement, PortLostError, Stamp
 
 log = logging.getLogger(__name__)
 
@@ -98,16 +99,35 @@ class ModbusSoilBus:
         )
         self._reply = b""
 
+    @property
+    def device_ids(self) -> tuple[str, ...]:
+        """Our ids of the probes on this bus."""
+        return tuple(p.device_id for p in self.probes)
+
     def open(self) -> None:
-        """Open the serial port; raise DeviceReadError if it is not there."""
+        """Open the serial port; raise PortLostError if it is not there."""
         if not self._client.connect():
-            raise DeviceReadError("port_unavailable", f"cannot open serial port {self.port}")
+            raise PortLostError(f"cannot open serial port {self.port}", "port_unavailable")
 
     def close(self) -> None:
         """Release the serial port."""
         self._client.close()
 
-    def read(self, probe: SoilProbe) -> list[Measurement]:
+    def poll(self, stamp: Stamp) -> list[DeviceResult]:
+        """Ask each probe in turn (RS485 is half duplex: one transaction at a time)."""
+        results = []
+        for probe in self.probes:
+            try:
+                results.append(DeviceResult(probe.device_id, self.read(probe, stamp)))
+            except DeviceReadError as exc:
+                if not os.path.exists(self.port):
+                    raise PortLostError(
+                        f"{self.port} disappeared (USB adapter unplugged?)"
+                    ) from None
+                results.append(DeviceResult(probe.device_id, error=exc))
+        return results
+
+    def read(self, probe: SoilProbe, stamp: Stamp) -> list[Measurement]:
         """Read all registers of one probe and convert them."""
         try:
             reply = self._client.read_holding_registers(
@@ -117,9 +137,9 @@ class ModbusSoilBus:
             raise self._classify_failure(probe, exc) from None
         if reply.isError():
             raise DeviceReadError("exception_reply", f"unit {probe.unit} answered {reply}")
-        stamp = now_ms()
+        wall_ms, mono_ns = stamp()
         values = decode_registers(reply.registers)
-        return [Measurement(probe.device_id, q, v, stamp) for q, v in values.items()]
+        return [Measurement(probe.device_id, q, v, wall_ms, mono_ns) for q, v in values.items()]
 
     def _trace(self, sending: bool, data: bytes) -> bytes:
         """pymodbus hook on raw frames: keep the longest reply seen since the last request."""

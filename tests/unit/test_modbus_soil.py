@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from gateway.drivers.measurement import DeviceReadError
+from gateway.drivers.base import DeviceReadError
 from gateway.drivers.modbus_soil import REGISTER_COUNT, SEVEN_IN_ONE, decode_registers
 
 

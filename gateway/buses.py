@@ -1,0 +1,29 @@
+"""From configuration to buses: the one place that knows every driver.
+
+Adding a protocol means a driver module in ``gateway/drivers/``, its settings model in
+``gateway/config.py`` and one builder here.
+"""
+
+from __future__ import annotations
+
+from gateway.config import GatewayConfig
+from gateway.drivers.ascii_weather import AsciiWeatherStation
+from gateway.drivers.base import Bus
+from gateway.drivers.modbus_soil import ModbusSoilBus, SoilProbe
+
+
+def build_buses(config: GatewayConfig) -> list[tuple[Bus, float]]:
+    """Every configured bus with its polling interval in seconds (0: the device talks)."""
+    buses: list[tuple[Bus, float]] = []
+    for modbus in config.modbus:
+        bus = ModbusSoilBus(
+            modbus.port,
+            [SoilProbe(p.device_id, p.unit) for p in modbus.probes],
+            baudrate=modbus.baudrate,
+            timeout_s=modbus.timeout_s,
+        )
+        buses.append((bus, modbus.interval_s))
+    for weather in config.weather:
+        station = AsciiWeatherStation(weather.device_id, weather.port, baudrate=weather.baudrate)
+        buses.append((station, 0.0))
+    return buses
