@@ -3,6 +3,11 @@
 The emulator opens :attr:`PtyLink.device_path`, the gateway opens :attr:`PtyLink.host_path`,
 both with pyserial exactly as they would open ``/dev/ttyUSB0``. A thread copies bytes between
 the two master sides.
+
+:meth:`PtyLink.unplug` and :meth:`PtyLink.replug` play a USB serial adapter pulled out and put
+back: the host pty is closed (its /dev/pts node vanishes and a program that has it open gets EIO,
+as with a vanished /dev/ttyUSB0), and comes back as a different /dev/pts/N behind the same
+stable symlink, as /dev/serial/by-id names do.
 """
 
 from __future__ import annotations
@@ -54,6 +59,7 @@ class PtyLink:
 
     Bytes sent while nobody has the other side open wait in that slave's input queue; pyserial
     flushes it on open, so a gateway never reads them (as with a real port that was closed).
+    While the link is unplugged, what the device sends is dropped, as on a cable to nowhere.
     """
 
     def __init__(
@@ -68,20 +74,20 @@ class PtyLink:
         self.name = name
         self._baudrate = baudrate
         self._device = _End()
-        self._host = _End()
+        self._host: _End | None = _End()
+        self._host_path = self._host.path
         self._symlink: Path | None = None
         self._stop = threading.Event()
         self._closed = False
         if host_symlink is not None:
             try:
-                self._make_symlink(Path(host_symlink))
+                self._make_symlink(Path(host_symlink), self._host_path)
             except BaseException:
                 self._device.close()
                 self._host.close()
                 raise
             self._symlink = Path(host_symlink)
-        self._thread = threading.Thread(target=self._run, name=f"pty-link-{name}", daemon=True)
-        self._thread.start()
+        self._thread = self._start_thread()
         log.debug(
             "pty link up",
             extra={"link": name, "device_path": self.device_path, "host_path": self.host_path},
@@ -94,22 +100,64 @@ class PtyLink:
 
     @property
     def host_path(self) -> str:
-        """Path the gateway opens: the symlink if one was asked for, else the slave path."""
-        return str(self._symlink) if self._symlink else self._host.path
+        """Path the gateway opens: the symlink if one was asked for, else the slave path.
+
+        While unplugged, the slave path is the one the adapter had (it no longer exists).
+        """
+        return str(self._symlink) if self._symlink else self._host_path
+
+    @property
+    def plugged(self) -> bool:
+        """Whether the host side is there (see :meth:`unplug`)."""
+        return self._host is not None
+
+    def unplug(self) -> None:
+        """Pull the adapter out: close the host pty and remove the symlink.
+
+        The device side stays as it was (the field device is still powered).
+        """
+        if self._closed or self._host is None:
+            raise RuntimeError(f"link {self.name} is not plugged in")
+        self._stop_thread()
+        self._remove_symlink()
+        self._host.close()
+        self._host = None
+        self._thread = self._start_thread()
+        log.info("pty link unplugged", extra={"link": self.name, "host_path": self._host_path})
+
+    def replug(self) -> None:
+        """Put the adapter back: a new host pty, on another /dev/pts/N, behind the same symlink."""
+        if self._closed or self._host is not None:
+            raise RuntimeError(f"link {self.name} is not unplugged")
+        host = _End()
+        # The kernel reuses the lowest free pty number; a returning adapter gets a new name.
+        spares = []
+        while host.path == self._host_path:
+            spares.append(host)
+            host = _End()
+        for spare in spares:
+            spare.close()
+        try:
+            if self._symlink is not None:
+                self._make_symlink(self._symlink, host.path)
+        except BaseException:
+            host.close()
+            raise
+        self._stop_thread()
+        self._host, self._host_path = host, host.path
+        self._thread = self._start_thread()
+        log.info("pty link plugged in", extra={"link": self.name, "host_path": host.path})
 
     def close(self) -> None:
         """Stop the copying thread, remove the symlink and close every fd. Idempotent."""
         if self._closed:
             return
         self._closed = True
-        self._stop.set()
-        self._thread.join()
-        link = self._symlink
-        # Remove the name only if it is still ours (another link may have taken it over).
-        if link is not None and link.is_symlink() and os.readlink(link) == self._host.path:
-            link.unlink()
+        self._stop_thread()
+        self._remove_symlink()
         self._device.close()
-        self._host.close()
+        if self._host is not None:
+            self._host.close()
 
     def __enter__(self) -> PtyLink:
         return self
@@ -122,19 +170,39 @@ class PtyLink:
     ) -> None:
         self.close()
 
-    def _make_symlink(self, path: Path) -> None:
+    def _make_symlink(self, path: Path, target: str) -> None:
         if path.exists() and not path.is_symlink():
             raise FileExistsError(f"{path} exists and is not a symlink")
         path.parent.mkdir(parents=True, exist_ok=True)
         # Replace atomically so a gateway polling for the name never sees it missing.
         tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
         tmp.unlink(missing_ok=True)
-        tmp.symlink_to(self._host.path)
+        tmp.symlink_to(target)
         tmp.replace(path)
 
+    def _remove_symlink(self) -> None:
+        link = self._symlink
+        # Remove the name only if it is still ours (another link may have taken it over).
+        if link is not None and link.is_symlink() and os.readlink(link) == self._host_path:
+            link.unlink()
+
+    def _start_thread(self) -> threading.Thread:
+        self._stop.clear()
+        thread = threading.Thread(target=self._run, name=f"pty-link-{self.name}", daemon=True)
+        thread.start()
+        return thread
+
+    def _stop_thread(self) -> None:
+        self._stop.set()
+        self._thread.join()
+
     def _run(self) -> None:
+        # The thread of one plugged (or unplugged) state: unplug/replug restart it.
+        host = self._host
         poller = select.poll()
-        peer = {self._device.master: self._host, self._host.master: self._device}
+        peer: dict[int, _End | None] = {self._device.master: host}
+        if host is not None:
+            peer[host.master] = self._device
         for fd in peer:
             poller.register(fd, select.POLLIN)
         while not self._stop.is_set():
@@ -144,7 +212,10 @@ class PtyLink:
                     # Hangup or error without data: back off instead of spinning.
                     self._stop.wait(_POLL_MS / 1000)
                     continue
-                self._deliver(peer[fd], data)
+                to = peer[fd]
+                if to is None:
+                    continue  # unplugged: the device's bytes go nowhere
+                self._deliver(to, data)
                 if self._baudrate:
                     self._stop.wait(len(data) * _BITS_PER_BYTE / self._baudrate)
 

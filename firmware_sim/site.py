@@ -7,7 +7,13 @@ Used in-process by the demo, the ``tani sim`` command and the integration tests:
     site.ports  # {"soil": "/dev/pts/5", "weather": "/dev/pts/7"}: open these with pyserial
     site.inject("soil", "bad_crc", count=1)
     site.soil_history(device_id=1)
+    site.unplug("soil")  # the USB adapter is pulled out: its pty and symlink vanish
+    site.replug("soil")  # back on another /dev/pts/N, behind the same soil_symlink
     site.stop()
+
+With ``SiteConfig(sdi12_addresses=("0", "1"))`` a USB SDI-12 adapter with TEROS-12-like probes
+appears too, as ``site.ports["sdi12"]`` (``site.inject("sdi12", "bad_crc", address="1")``,
+``site.sdi12_history("1")``).
 """
 
 from __future__ import annotations
@@ -17,12 +23,13 @@ import signal
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from types import FrameType, TracebackType
 
 from firmware_sim.history import Served
 from firmware_sim.model import FieldModel, ModelConfig
 from firmware_sim.pty_link import PtyLink
+from firmware_sim.sdi12_probe import ADAPTER_BAUDRATE, Sdi12Adapter
 from firmware_sim.soil_probe import SoilProbeBus
 from firmware_sim.weather_station import WeatherStation
 
@@ -30,6 +37,7 @@ log = logging.getLogger(__name__)
 
 SOIL = "soil"
 WEATHER = "weather"
+SDI12 = "sdi12"
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,6 +55,13 @@ class SiteConfig:
     :param origin_unix_s: where simulated time starts; None means the wall clock at start.
     :param soil_symlink: if set, a stable name for the soil port (like /dev/serial/by-id).
     :param weather_symlink: likewise for the weather port.
+    :param soil_maps: register map per soil device id (``seven_in_one`` or ``jxct``); ids not
+        listed serve ``seven_in_one``.
+    :param weather_format: the station's line format, ``wxsta`` or ``vaisala_wxt``.
+    :param sdi12_addresses: SDI-12 addresses of TEROS-12-like probes behind a USB SDI-12
+        adapter on port ``sdi12``; empty (the default): no such adapter.
+    :param sdi12_measure_s: real seconds an SDI-12 measurement takes (ttt rounds it up).
+    :param sdi12_symlink: a stable name for the SDI-12 port.
     """
 
     seed: int = 1
@@ -60,6 +75,11 @@ class SiteConfig:
     origin_unix_s: float | None = None
     soil_symlink: str | None = None
     weather_symlink: str | None = None
+    soil_maps: dict[int, str] = field(default_factory=dict)
+    weather_format: str = "wxsta"
+    sdi12_addresses: tuple[str, ...] = ()
+    sdi12_measure_s: float = 1.0
+    sdi12_symlink: str | None = None
 
 
 class SimulatedSite:
@@ -71,6 +91,7 @@ class SimulatedSite:
         self._links: dict[str, PtyLink] = {}
         self._soil: SoilProbeBus | None = None
         self._weather: WeatherStation | None = None
+        self._sdi12: Sdi12Adapter | None = None
 
     def start(self) -> None:
         """Create the links and start every device; on failure undo what was started."""
@@ -93,8 +114,10 @@ class SimulatedSite:
                 self.model,
                 self._links[SOIL].device_path,
                 device_ids=cfg.soil_device_ids,
+                maps=cfg.soil_maps,
                 baudrate=cfg.baudrate,
                 history_len=cfg.history_len,
+                seed=cfg.seed,
             )
             self._soil.start()
             self._weather = WeatherStation(
@@ -104,8 +127,25 @@ class SimulatedSite:
                 baudrate=cfg.baudrate,
                 history_len=cfg.history_len,
                 seed=cfg.seed,
+                line_format=cfg.weather_format,
             )
             self._weather.start()
+            if cfg.sdi12_addresses:
+                self._links[SDI12] = PtyLink(
+                    SDI12,
+                    baudrate=ADAPTER_BAUDRATE if cfg.pacing else None,
+                    host_symlink=cfg.sdi12_symlink,
+                )
+                self._sdi12 = Sdi12Adapter(
+                    self.model,
+                    self._links[SDI12].device_path,
+                    addresses=cfg.sdi12_addresses,
+                    measure_s=cfg.sdi12_measure_s,
+                    line_timing=cfg.pacing,
+                    history_len=cfg.history_len,
+                    seed=cfg.seed,
+                )
+                self._sdi12.start()
         except BaseException:
             self.stop()
             raise
@@ -113,6 +153,9 @@ class SimulatedSite:
 
     def stop(self) -> None:
         """Stop every device, join their threads and close every fd. Idempotent."""
+        if self._sdi12 is not None:
+            self._sdi12.stop()
+            self._sdi12 = None
         if self._weather is not None:
             self._weather.stop()
             self._weather = None
@@ -141,24 +184,58 @@ class SimulatedSite:
         """Device name -> the path the gateway opens."""
         return {name: link.host_path for name, link in self._links.items()}
 
-    def inject(self, device: str, fault: str, count: int = 1, device_id: int | None = None) -> None:
-        """Arm a fault: soil ``bad_crc``/``silent`` (``device_id`` None: whole bus), weather
-        ``garble``/``silent``. ``silent`` lasts until :meth:`clear`."""
+    def unplug(self, name: str) -> None:
+        """Pull the USB adapter of port ``name``: its host pty and symlink vanish."""
+        self._link(name).unplug()
+
+    def replug(self, name: str) -> None:
+        """Plug port ``name``'s adapter back in, on a new pty behind the same symlink."""
+        self._link(name).replug()
+
+    def _link(self, name: str) -> PtyLink:
+        if name not in self._links:
+            raise ValueError(f"no port {name!r}; the site has {sorted(self._links)}")
+        return self._links[name]
+
+    def inject(
+        self,
+        device: str,
+        fault: str,
+        count: int = 1,
+        device_id: int | None = None,
+        *,
+        address: str | None = None,
+    ) -> None:
+        """Arm a fault: soil ``bad_crc``/``garbage``/``silent`` (``device_id`` None: whole bus),
+        weather ``garble``/``garbage``/``partial``/``silent``, sdi12 ``bad_crc``/``garbage``/
+        ``partial``/``silent`` (``address`` None: the whole adapter). ``silent`` lasts until
+        :meth:`clear`."""
         if device == SOIL:
             self._soil_bus().inject(fault, count, device_id)
         elif device == WEATHER:
             self._weather_station().inject(fault, count)
+        elif device == SDI12:
+            self._sdi12_adapter().inject(fault, count, address)
         else:
-            raise ValueError(f"unknown device {device!r}; expected {SOIL!r} or {WEATHER!r}")
+            raise ValueError(
+                f"unknown device {device!r}; expected {SOIL!r}, {WEATHER!r}, {SDI12!r}"
+            )
 
-    def clear(self, device: str, device_id: int | None = None) -> None:
-        """Clear the faults of a device (for soil: one probe, or the bus and all probes)."""
+    def clear(
+        self, device: str, device_id: int | None = None, *, address: str | None = None
+    ) -> None:
+        """Clear the faults of a device (soil: one probe, or the bus and all probes; sdi12:
+        likewise by ``address``)."""
         if device == SOIL:
             self._soil_bus().clear(device_id)
         elif device == WEATHER:
             self._weather_station().clear()
+        elif device == SDI12:
+            self._sdi12_adapter().clear(address)
         else:
-            raise ValueError(f"unknown device {device!r}; expected {SOIL!r} or {WEATHER!r}")
+            raise ValueError(
+                f"unknown device {device!r}; expected {SOIL!r}, {WEATHER!r}, {SDI12!r}"
+            )
 
     def soil_history(self, device_id: int = 1) -> list[Served]:
         """Replies soil probe ``device_id`` sent with a good CRC, oldest first."""
@@ -167,6 +244,15 @@ class SimulatedSite:
     def weather_history(self) -> list[Served]:
         """Weather lines sent intact, oldest first (see WeatherStation.history)."""
         return self._weather_station().history()
+
+    def sdi12_history(self, address: str = "0") -> list[Served]:
+        """Measurements SDI-12 probe ``address`` sent whole and intact, oldest first."""
+        return self._sdi12_adapter().history(address)
+
+    def _sdi12_adapter(self) -> Sdi12Adapter:
+        if self._sdi12 is None:
+            raise RuntimeError("site not started, or started without sdi12_addresses")
+        return self._sdi12
 
     def _soil_bus(self) -> SoilProbeBus:
         if self._soil is None:

@@ -1,21 +1,9 @@
-"""The common RS485 "7-in-1" soil probe, emulated as a Modbus RTU slave on a serial device.
+"""RS485 soil probes, emulated as Modbus RTU slaves on a serial device.
 
-Register map (function 03, read holding registers), as the probes' datasheets give it:
-
-====== ==================== ======== ===================
-addr   quantity             raw      range (raw)
-====== ==================== ======== ===================
-0x0000 soil moisture        x0.1 %   0..1000
-0x0001 soil temperature     x0.1 degC -400..800 (signed)
-0x0002 soil EC              uS/cm    0..20000
-0x0003 soil pH              x0.1     30..90
-0x0004 nitrogen             mg/kg    0..1999
-0x0005 phosphorus           mg/kg    0..1999
-0x0006 potassium            mg/kg    0..1999
-====== ==================== ======== ===================
-
-Several probes (device ids) can share one bus. pymodbus's serial server runs the bus in its own
-thread with its own asyncio loop; registers are refreshed from the field model on every request.
+Each probe (device id) serves one register map of :mod:`firmware_sim.soil_maps` (function 03,
+read holding registers): the common "7-in-1" map by default, or JXCT's. Several probes can
+share one bus. pymodbus's serial server runs the bus in its own thread with its own asyncio
+loop; registers are refreshed from the field model on every request.
 """
 
 from __future__ import annotations
@@ -23,58 +11,24 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
+import random
 import threading
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping
 
 from pymodbus.framer import FramerType
 from pymodbus.pdu import ModbusPDU
 from pymodbus.server import ModbusSerialServer
 from pymodbus.simulator import DataType, SimData, SimDevice
 
-from firmware_sim import quantities as q
-from firmware_sim.faults import BAD_CRC, SILENT, FaultSwitch
+from firmware_sim.faults import BAD_CRC, GARBAGE, SILENT, FaultSwitch
 from firmware_sim.history import History, Served
 from firmware_sim.model import FieldModel
+from firmware_sim.soil_maps import PROBE_MAPS, SEVEN_IN_ONE, ProbeMap
 
 log = logging.getLogger(__name__)
 
 READ_HOLDING_REGISTERS = 0x03
-SOIL_FAULTS = frozenset({BAD_CRC, SILENT})
-
-
-@dataclass(frozen=True, slots=True)
-class ProbeRegister:
-    """One holding register: engineering value = raw / divisor."""
-
-    address: int
-    key: str
-    divisor: int
-    raw_min: int
-    raw_max: int
-    signed: bool = False
-
-    def encode(self, value: float) -> int:
-        """Engineering value -> 16-bit register (two's complement if signed), clamped."""
-        raw = min(self.raw_max, max(self.raw_min, round(value * self.divisor)))
-        return raw & 0xFFFF
-
-    def decode(self, register: int) -> float:
-        """16-bit register -> engineering value."""
-        raw = register - 0x10000 if self.signed and register & 0x8000 else register
-        return raw / self.divisor if self.divisor != 1 else float(raw)
-
-
-REGISTER_MAP: tuple[ProbeRegister, ...] = (
-    ProbeRegister(0x0000, q.SOIL_MOISTURE, 10, 0, 1000),
-    ProbeRegister(0x0001, q.SOIL_TEMPERATURE, 10, -400, 800, signed=True),
-    ProbeRegister(0x0002, q.SOIL_EC, 1, 0, 20000),
-    ProbeRegister(0x0003, q.SOIL_PH, 10, 30, 90),
-    ProbeRegister(0x0004, q.SOIL_NITROGEN, 1, 0, 1999),
-    ProbeRegister(0x0005, q.SOIL_PHOSPHORUS, 1, 0, 1999),
-    ProbeRegister(0x0006, q.SOIL_POTASSIUM, 1, 0, 1999),
-)
-_BY_ADDRESS = {r.address: r for r in REGISTER_MAP}
+SOIL_FAULTS = frozenset({BAD_CRC, GARBAGE, SILENT})
 
 
 class SoilProbeBus:
@@ -83,7 +37,10 @@ class SoilProbeBus:
     :param model: where the probes' values come from (each device id is its own spot).
     :param port: the serial device the probes are wired to (a pty link's device_path).
     :param device_ids: Modbus ids of the probes on this bus.
+    :param maps: register map name per device id (see soil_maps); unlisted ids serve
+        ``seven_in_one``.
     :param history_len: how many served replies are remembered per probe.
+    :param seed: chooses the noise bytes of the ``garbage`` fault.
     """
 
     def __init__(
@@ -92,8 +49,10 @@ class SoilProbeBus:
         port: str,
         *,
         device_ids: Iterable[int] = (1,),
+        maps: Mapping[int, str] | None = None,
         baudrate: int = 4800,
         history_len: int = 1000,
+        seed: int = 0,
     ) -> None:
         self._model = model
         self._port = port
@@ -103,6 +62,15 @@ class SoilProbeBus:
             raise ValueError(f"device ids must be 1..247, got {self.device_ids}")
         if len(set(self.device_ids)) != len(self.device_ids):
             raise ValueError(f"duplicate device ids in {self.device_ids}")
+        maps = dict(maps or {})
+        if unknown := sorted(set(maps) - set(self.device_ids)):
+            raise ValueError(f"maps given for device ids {unknown} that are not on this bus")
+        if bad := sorted(set(maps.values()) - set(PROBE_MAPS)):
+            raise ValueError(f"unknown register maps {bad}; known: {sorted(PROBE_MAPS)}")
+        self._maps: dict[int, ProbeMap] = {
+            d: PROBE_MAPS[maps.get(d, SEVEN_IN_ONE)] for d in self.device_ids
+        }
+        self._rng = random.Random(f"{seed}/soil-noise")
         self._faults = {d: FaultSwitch(SOIL_FAULTS) for d in self.device_ids}
         self._bus_faults = FaultSwitch(SOIL_FAULTS)
         self._history = {d: History(history_len) for d in self.device_ids}
@@ -147,14 +115,14 @@ class SoilProbeBus:
             SimDevice(
                 id=d,
                 simdata=SimData(
-                    address=0,
-                    values=[0] * len(REGISTER_MAP),
+                    address=probe_map.first,
+                    values=[0] * probe_map.span,
                     datatype=DataType.REGISTERS,
                     readonly=True,
                 ),
                 action=functools.partial(self._refresh, d),
             )
-            for d in self.device_ids
+            for d, probe_map in self._maps.items()
         ]
         try:
             server = ModbusSerialServer(
@@ -177,7 +145,8 @@ class SoilProbeBus:
     # -- faults and history ---------------------------------------------------------------------
 
     def inject(self, fault: str, count: int = 1, device_id: int | None = None) -> None:
-        """Arm ``bad_crc`` (next ``count`` replies) or ``silent`` for one probe or the bus."""
+        """Arm ``bad_crc`` or ``garbage`` (next ``count`` replies) or ``silent`` for one probe
+        or the bus."""
         self._switch(device_id).arm(fault, count)
         log.info("fault injected", extra={"fault": fault, "count": count, "device_id": device_id})
 
@@ -220,7 +189,7 @@ class SoilProbeBus:
     ) -> None:
         """SimDevice action: load the probe's registers from the model before each access."""
         sample = self._model.now(spot=device_id)
-        for reg in REGISTER_MAP:
+        for reg in self._maps[device_id].registers:
             registers[reg.address - start_address] = reg.encode(getattr(sample, reg.key))
 
     def _trace_pdu(self, sending: bool, pdu: ModbusPDU) -> ModbusPDU | None:
@@ -241,9 +210,10 @@ class SoilProbeBus:
         request = self._request
         if request is None or reply.function_code != READ_HOLDING_REGISTERS:
             return None  # exception replies and other functions serve no values
+        probe_map = self._maps[request.dev_id]
         values = {}
         for offset, register in enumerate(reply.registers):
-            if (reg := _BY_ADDRESS.get(request.address + offset)) is not None:
+            if (reg := probe_map.at(request.address + offset)) is not None:
                 values[reg.key] = reg.decode(register)
         return values
 
@@ -257,4 +227,9 @@ class SoilProbeBus:
             return data[:-1] + bytes([data[-1] ^ 0xA5])
         if values:
             self._history[device_id].record(values)
+        if self._take(device_id, GARBAGE):
+            # Line noise (a glitch at bus turnaround) ahead of an intact reply.
+            noise = self._rng.randbytes(self._rng.randint(1, 8))
+            log.info("sending noise before a reply", extra={"device_id": device_id})
+            return noise + data
         return data

@@ -1,19 +1,14 @@
-"""An ASCII weather station in auto-send mode: one NMEA-style line per sample on a serial port.
+"""An ASCII weather station in auto-send mode: one line per sample on a serial port.
 
-Line format (the gateway's parser is written against exactly this)::
-
-    $WXSTA,<seq>,TA=27.4,RH=81.2,PA=1008.6,WS=1.8,WD=135,RC=12,SR=512*4F\\r\\n
-
-``seq`` counts samples from 0 and wraps at 65536; TA degC, RH %, PA hPa and WS m/s have one
-decimal; WD is whole degrees 0..359; RC is the cumulative tipping-bucket count (0.2 mm a tip,
-wrapping at 65536); SR whole W/m2. The two hex digits after ``*`` are the XOR of every byte
-strictly between ``$`` and ``*``.
+The station speaks one of the line formats of :mod:`firmware_sim.weather_lines` (``wxsta`` by
+default, or ``vaisala_wxt``), and can be made to misbehave: ``garble`` corrupts lines, ``silent``
+mutes it, ``garbage`` sends noise bytes before a line, ``partial`` cuts a line before its end so
+that the next line follows straight on.
 """
 
 from __future__ import annotations
 
 import logging
-import math
 import random
 import threading
 import time
@@ -21,78 +16,14 @@ import time
 import serial
 
 from firmware_sim import quantities as q
-from firmware_sim.faults import GARBLE, SILENT, FaultSwitch
+from firmware_sim.faults import GARBAGE, GARBLE, PARTIAL, SILENT, FaultSwitch
 from firmware_sim.history import History, Served
-from firmware_sim.model import FieldModel, FieldSample
+from firmware_sim.model import FieldModel
+from firmware_sim.weather_lines import COUNTER_MODULO, FORMATS, WXSTA
 
 log = logging.getLogger(__name__)
 
-SENTENCE = "WXSTA"
-MM_PER_TIP = 0.2
-COUNTER_MODULO = 65536
-WEATHER_FAULTS = frozenset({GARBLE, SILENT})
-_GARBLE_MODES = ("flip", "drop", "truncate")
-
-
-def checksum(body: str) -> str:
-    """NMEA checksum of the text between ``$`` and ``*``: two uppercase hex digits."""
-    value = 0
-    for byte in body.encode("ascii"):
-        value ^= byte
-    return f"{value:02X}"
-
-
-def rain_tip_count(rain_total_mm: float) -> int:
-    """Tipping-bucket counter after ``rain_total_mm`` of rain, as the 16-bit counter shows it."""
-    # The epsilon keeps 0.6 mm (0.6 / 0.2 = 2.9999999999999996) at three tips.
-    return math.floor(rain_total_mm / MM_PER_TIP + 1e-9) % COUNTER_MODULO
-
-
-def sample_fields(sample: FieldSample) -> list[tuple[str, str, str]]:
-    """(line key, quantity key, text) of each measured field, formatted as the station does."""
-    return [
-        ("TA", q.AIR_TEMPERATURE, f"{sample.air_temperature:.1f}"),
-        ("RH", q.AIR_HUMIDITY, f"{sample.air_humidity:.1f}"),
-        ("PA", q.AIR_PRESSURE, f"{sample.air_pressure:.1f}"),
-        ("WS", q.WIND_SPEED, f"{sample.wind_speed:.1f}"),
-        ("WD", q.WIND_DIRECTION, f"{round(sample.wind_direction) % 360:d}"),
-        ("SR", q.SOLAR_RADIATION, f"{round(sample.solar_radiation):d}"),
-    ]
-
-
-def format_line(seq: int, fields: list[tuple[str, str, str]], rain_count: int) -> str:
-    """The full line, ``$`` to CRLF, for sample ``seq``."""
-    text = {key: value for key, _, value in fields}
-    body = ",".join(
-        [
-            SENTENCE,
-            str(seq % COUNTER_MODULO),
-            *(f"{k}={text[k]}" for k in ("TA", "RH", "PA", "WS", "WD")),
-            f"RC={rain_count % COUNTER_MODULO}",
-            f"SR={text['SR']}",
-        ]
-    )
-    return f"${body}*{checksum(body)}\r\n"
-
-
-def garble(line: str, mode: str, rng: random.Random) -> str:
-    """Corrupt a line as line noise would, so that its checksum can no longer pass.
-
-    ``flip`` changes one digit, ``drop`` loses one character (either changes the XOR by a
-    non-zero byte), ``truncate`` cuts the line before its ``*hh``.
-    """
-    star = line.index("*")
-    if mode == "flip":
-        digits = [i for i in range(1, star) if line[i].isdigit()]
-        i = rng.choice(digits)
-        new = rng.choice([d for d in "0123456789" if d != line[i]])
-        return line[:i] + new + line[i + 1 :]
-    if mode == "drop":
-        i = rng.randrange(1, star)
-        return line[:i] + line[i + 1 :]
-    if mode == "truncate":
-        return line[: rng.randrange(1, star)] + "\r\n"
-    raise ValueError(f"unknown garble mode {mode!r}")
+WEATHER_FAULTS = frozenset({GARBAGE, GARBLE, PARTIAL, SILENT})
 
 
 class WeatherStation:
@@ -102,7 +33,8 @@ class WeatherStation:
     :param port: the serial device the station is wired to (a pty link's device_path).
     :param interval_s: real seconds between lines; the first goes out at start.
     :param history_len: how many intact lines are remembered.
-    :param seed: chooses where garbled lines get hit.
+    :param seed: chooses where garbled lines get hit, where partial lines end and the noise.
+    :param line_format: ``wxsta`` or ``vaisala_wxt`` (see weather_lines).
     """
 
     def __init__(
@@ -114,9 +46,13 @@ class WeatherStation:
         baudrate: int = 4800,
         history_len: int = 1000,
         seed: int = 0,
+        line_format: str = WXSTA,
     ) -> None:
         if interval_s <= 0:
             raise ValueError(f"interval_s must be positive, got {interval_s}")
+        if line_format not in FORMATS:
+            raise ValueError(f"unknown line format {line_format!r}; known: {sorted(FORMATS)}")
+        self._format = FORMATS[line_format]
         self._model = model
         self._port = port
         self._baudrate = baudrate
@@ -126,7 +62,7 @@ class WeatherStation:
         self._rng = random.Random(f"{seed}/garble")
         self._garbled = 0
         self._seq = 0
-        self._last_good_count: int | None = None
+        self._last_good_rain: float | None = None
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._serial: serial.Serial | None = None
@@ -158,7 +94,8 @@ class WeatherStation:
             self._serial = None
 
     def inject(self, fault: str, count: int = 1) -> None:
-        """Arm ``garble`` (the next ``count`` lines) or ``silent`` (until cleared)."""
+        """Arm ``garble``, ``garbage`` or ``partial`` (the next ``count`` lines) or ``silent``
+        (until cleared)."""
         self._faults.arm(fault, count)
         log.info("fault injected", extra={"fault": fault, "count": count})
 
@@ -169,7 +106,8 @@ class WeatherStation:
     def history(self) -> list[Served]:
         """Lines sent intact, oldest first, with ``rain`` as mm since the previous intact line.
 
-        Besides catalogue quantities each entry holds ``rain_tip_count`` (RC) and ``seq``.
+        Besides catalogue quantities each entry holds the raw rain item: ``rain_tip_count`` (RC)
+        and ``seq`` for ``wxsta``, ``rain_total_mm`` (Rc) for ``vaisala_wxt``.
         """
         return self._history.snapshot()
 
@@ -190,23 +128,33 @@ class WeatherStation:
             raise RuntimeError("weather station not started")
         sample = self._model.now()
         seq, self._seq = self._seq, (self._seq + 1) % COUNTER_MODULO
-        count = rain_tip_count(sample.rain_total_mm)
-        fields = sample_fields(sample)
-        line = format_line(seq, fields, count)
+        rendered = self._format.render(seq, sample)
+        line = rendered.line
         if self._faults.silent:
             return  # the sensor still samples (seq advances) but nothing reaches the wire
         if self._faults.take(GARBLE):
-            mode = _GARBLE_MODES[self._garbled % len(_GARBLE_MODES)]
+            modes = self._format.garble_modes
+            mode = modes[self._garbled % len(modes)]
             self._garbled += 1
-            self._serial.write(garble(line, mode, self._rng).encode("ascii"))
+            self._serial.write(self._format.garble(line, mode, self._rng).encode("ascii"))
             log.info("sent garbled line", extra={"seq": seq, "mode": mode})
             return
-        previous, self._last_good_count = self._last_good_count, count
-        tips = 0 if previous is None else (count - previous) % COUNTER_MODULO
-        values: dict[str, float] = {key: float(text) for _, key, text in fields}
-        values[q.RAIN] = round(tips * MM_PER_TIP, 1)
-        values[q.RAIN_TIP_COUNT] = count
-        values[q.SAMPLE_SEQ] = seq
+        if self._faults.take(PARTIAL):
+            # Cut before the line end; the next line then follows on the same line.
+            cut = self._rng.randrange(1, len(line) - 2)
+            self._serial.write(line[:cut].encode("ascii"))
+            log.info("sent partial line", extra={"seq": seq, "sent": cut})
+            return
+        previous, self._last_good_rain = self._last_good_rain, rendered.rain_raw
+        values = dict(rendered.values)
+        values[q.RAIN] = (
+            0.0 if previous is None else self._format.rain_since(previous, rendered.rain_raw)
+        )
+        noise = b""
+        if self._faults.take(GARBAGE):
+            # Noise on the line before an intact line (no line end, so it joins that line).
+            noise = bytes(b for b in self._rng.randbytes(self._rng.randint(1, 16)) if b != 0x0A)
+            log.info("sending noise before a line", extra={"seq": seq, "noise": len(noise)})
         # Recorded before the write so a reader never sees a line the history lacks yet.
         self._history.record(values)
-        self._serial.write(line.encode("ascii"))
+        self._serial.write(noise + line.encode("ascii"))

@@ -10,6 +10,7 @@ from gateway.config import GatewayConfig
 from gateway.drivers.ascii_weather import AsciiWeatherStation
 from gateway.drivers.base import Bus
 from gateway.drivers.modbus_soil import ModbusSoilBus, SoilProbe
+from gateway.drivers.sdi12 import Sdi12Bus, Sdi12Sensor
 
 
 def build_buses(config: GatewayConfig) -> list[tuple[Bus, float]]:
@@ -18,12 +19,29 @@ def build_buses(config: GatewayConfig) -> list[tuple[Bus, float]]:
     for modbus in config.modbus:
         bus = ModbusSoilBus(
             modbus.port,
-            [SoilProbe(p.device_id, p.unit) for p in modbus.probes],
+            [SoilProbe(p.device_id, p.unit, p.register_map()) for p in modbus.probes],
             baudrate=modbus.baudrate,
             timeout_s=modbus.timeout_s,
         )
         buses.append((bus, modbus.interval_s))
     for weather in config.weather:
-        station = AsciiWeatherStation(weather.device_id, weather.port, baudrate=weather.baudrate)
+        station = AsciiWeatherStation(
+            weather.device_id,
+            weather.port,
+            baudrate=weather.baudrate,
+            line_format=weather.line_format(),
+            max_silence_s=weather.max_silence_s,
+        )
         buses.append((station, 0.0))
+    for sdi12 in config.sdi12:
+        adapter = Sdi12Bus(
+            sdi12.port,
+            [Sdi12Sensor(s.device_id, s.address) for s in sdi12.sensors],
+            baudrate=sdi12.baudrate,
+            timeout_s=sdi12.timeout_s,
+            crc=sdi12.crc,
+            concurrent=sdi12.concurrent,
+            retries=sdi12.retries,
+        )
+        buses.append((adapter, sdi12.interval_s))
     return buses

@@ -8,12 +8,23 @@ file stops the gateway instead of being ignored.
 from __future__ import annotations
 
 import tomllib
+from datetime import date
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
+from gateway.config_devices import (
+    BuiltinFormat,
+    BuiltinMap,
+    LineFormat,
+    LineFormatSettings,
+    RegisterMap,
+    RegisterSettings,
+    resolve_line_format,
+    resolve_register_map,
+)
 from telemetry.reading import ID_PATTERN
 
 Identifier = Annotated[str, StringConstraints(pattern=ID_PATTERN.pattern)]
@@ -33,13 +44,33 @@ class MqttSettings(_Section):
     tls: bool = False
     ca_file: Path | None = None
     keepalive_s: int = Field(default=60, ge=5)
+    # Reconnect after a random wait of up to this bound, doubling from min to max.
+    reconnect_min_s: float = Field(default=1.0, gt=0)
+    reconnect_max_s: float = Field(default=300.0, gt=0)
 
 
 class ProbeSettings(_Section):
-    """A soil probe on a Modbus bus: our device id and its Modbus unit id."""
+    """A soil probe on a Modbus bus: our device id, its Modbus unit id and its register map.
+
+    ``map`` names a built-in map; ``registers`` (``[[modbus.probes.registers]]``) describes a
+    custom one instead.
+    """
 
     device_id: Identifier
     unit: int = Field(default=1, ge=1, le=247)
+    map: BuiltinMap = "seven_in_one"
+    registers: list[RegisterSettings] | None = Field(default=None, min_length=1)
+
+    @model_validator(mode="after")
+    def _check_map(self) -> ProbeSettings:
+        if self.registers is not None and "map" in self.model_fields_set:
+            raise ValueError("give either map (a built-in map) or registers (a custom one)")
+        self.register_map()  # a custom map that repeats an address or a quantity is refused
+        return self
+
+    def register_map(self) -> RegisterMap:
+        """The registers to read from this probe."""
+        return resolve_register_map(self.device_id, self.map, self.registers)
 
 
 class ModbusBusSettings(_Section):
@@ -51,21 +82,99 @@ class ModbusBusSettings(_Section):
     timeout_s: float = Field(default=1.0, gt=0)
     probes: list[ProbeSettings] = Field(min_length=1)
 
+    @model_validator(mode="after")
+    def _check_units(self) -> ModbusBusSettings:
+        units = [p.unit for p in self.probes]
+        repeated = sorted({u for u in units if units.count(u) > 1})
+        if repeated:
+            raise ValueError(f"more than one probe on {self.port} has unit id {repeated}")
+        return self
+
 
 class WeatherStationSettings(_Section):
-    """An ASCII weather station in auto-send mode."""
+    """An ASCII weather station in auto-send mode.
+
+    ``format`` names a built-in line format; ``line`` (``[weather.line]``) describes a custom
+    one instead. A station that sends no line for ``max_silence_s`` is reported failing.
+    """
 
     device_id: Identifier
     port: str
     baudrate: int = 9600
+    format: BuiltinFormat = "wxsta"
+    line: LineFormatSettings | None = None
+    max_silence_s: float = Field(default=120.0, gt=0)
+
+    @model_validator(mode="after")
+    def _check_format(self) -> WeatherStationSettings:
+        if self.line is not None and "format" in self.model_fields_set:
+            raise ValueError("give either format (a built-in format) or line (a custom one)")
+        return self
+
+    def line_format(self) -> LineFormat:
+        """How this station's lines look."""
+        return resolve_line_format(self.device_id, self.format, self.line)
+
+
+class Sdi12SensorSettings(_Section):
+    """A TEROS-12-like soil probe on an SDI-12 bus: our device id and its SDI-12 address."""
+
+    device_id: Identifier
+    address: Annotated[str, StringConstraints(pattern=r"^[0-9a-zA-Z]$")]
+
+
+class Sdi12BusSettings(_Section):
+    """One USB SDI-12 adapter (a serial port) with the SDI-12 soil probes on its bus.
+
+    ``crc`` asks for data with the SDI-12 CRC (aMC!/aCC!); ``concurrent`` measures all probes
+    at once with aC! instead of one after another with aM! (unset: when there are several);
+    ``retries`` repeats a data command after a corrupted or missing reply.
+    """
+
+    port: str
+    baudrate: int = 9600
+    interval_s: float = Field(default=60.0, gt=0)
+    timeout_s: float = Field(default=1.0, gt=0)
+    crc: bool = True
+    concurrent: bool | None = None
+    retries: int = Field(default=1, ge=0, le=5)
+    sensors: list[Sdi12SensorSettings] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _check_addresses(self) -> Sdi12BusSettings:
+        addresses = [s.address for s in self.sensors]
+        repeated = sorted({a for a in addresses if addresses.count(a) > 1})
+        if repeated:
+            raise ValueError(f"more than one sensor on {self.port} has address {repeated}")
+        return self
 
 
 class PublishSettings(_Section):
-    """How readings leave the outbox."""
+    """How readings leave the outbox. Longer intervals cost fewer bytes per reading."""
 
-    interval_s: float = Field(default=1.0, gt=0)
+    interval_s: float = Field(default=60.0, gt=0)
     batch_size: int = Field(default=500, ge=1, le=10_000)
-    max_inflight_batches: int = Field(default=20, ge=1)
+    # After an outage the backlog goes in larger messages, beside the fresh readings.
+    backlog_batch_size: int = Field(default=2000, ge=1, le=10_000)
+    max_inflight_batches: int = Field(default=20, ge=1, le=1000)
+    payload_format: Literal["binary", "json"] = "binary"
+    health_interval_s: float = Field(default=300.0, gt=0)
+
+
+class OutboxSettings(_Section):
+    """The on-disk queue of unsent readings."""
+
+    # About 100 bytes a reading: 256 MiB holds months of a typical gateway's readings.
+    max_bytes: int = Field(default=256 * 1024 * 1024, ge=1024 * 1024)
+
+
+class ClockSettings(_Section):
+    """When the wall clock is believed (the Pi has no real-time clock)."""
+
+    # A wall clock later than this date is believed even before NTP answers. Set it to the
+    # install date; with fake-hwclock, a Pi boots with its last shutdown time, which passes.
+    floor: date = date(2026, 11, 1)
+    trust_after_floor: bool = True
 
 
 class GatewayConfig(BaseSettings):
@@ -79,8 +188,11 @@ class GatewayConfig(BaseSettings):
     state_dir: Path = Path("/var/lib/tani-gateway")
     mqtt: MqttSettings
     publish: PublishSettings = PublishSettings()
+    outbox: OutboxSettings = OutboxSettings()
+    clock: ClockSettings = ClockSettings()
     modbus: list[ModbusBusSettings] = []
     weather: list[WeatherStationSettings] = []
+    sdi12: list[Sdi12BusSettings] = []
 
     @classmethod
     def settings_customise_sources(

@@ -118,10 +118,15 @@ class Poller(threading.Thread):
         stamp: Stamp,
         out: queue.SimpleQueue[list[Measurement]],
         health: DeviceHealth,
+        *,
+        reopen_min_s: float = REOPEN_MIN_S,
+        reopen_max_s: float = REOPEN_MAX_S,
     ) -> None:
         super().__init__(name=f"poller {bus.port}", daemon=True)
         self.bus = bus
         self.stopping = threading.Event()
+        self._reopen_min_s = reopen_min_s
+        self._reopen_max_s = reopen_max_s
         self._interval_s = interval_s
         self._stamp = stamp
         self._out = out
@@ -135,16 +140,16 @@ class Poller(threading.Thread):
 
     def run(self) -> None:
         """Open, poll until the port is lost, reopen; until stopped."""
-        delay = REOPEN_MIN_S
+        delay = self._reopen_min_s
         while not self.stopping.is_set():
             try:
                 self.bus.open()
             except PortLostError as exc:
                 self._port_failed(exc)
                 self.stopping.wait(delay)
-                delay = min(delay * 2, REOPEN_MAX_S)
+                delay = min(delay * 2, self._reopen_max_s)
                 continue
-            delay = REOPEN_MIN_S
+            delay = self._reopen_min_s
             log.info(
                 "serial port open",
                 extra={"gateway_id": self._health.gateway_id, "port": self.bus.port},

@@ -1,7 +1,17 @@
-"""MQTT v5 publisher of reading batches. Knows nothing of serial ports or devices.
+"""The gateway's MQTT v5 link: one connection at a time, reconnect with jittered backoff.
 
-paho's network thread calls back while holding paho's own locks, so callbacks only put events on
-queues; the gateway's forwarding thread does all bookkeeping (see ``service.py``).
+Each connection is a fresh paho client with a clean start. The durable session is the outbox:
+when a connection drops, every batch it had in flight goes back to the outbox and is sent again
+on the next connection. Two reasons for not leaning on paho's in-memory session: it dies with the
+process (the outbox does not), and paho resends a queued PUBLISH verbatim, topic alias included,
+on a new connection where that alias means nothing. Topic aliases save the 30-odd bytes of the
+topic name on every message after the first of a connection.
+
+Reconnects wait a random time up to an exponentially growing bound ("full jitter"), so that a
+village of gateways does not hammer the broker in step after it restarts.
+
+paho calls back from the network thread while holding its own locks, so callbacks only put
+events on a queue; the forwarding thread does the bookkeeping.
 """
 
 from __future__ import annotations
@@ -9,6 +19,7 @@ from __future__ import annotations
 import json
 import logging
 import queue
+import random
 import threading
 import time
 from dataclasses import dataclass
@@ -19,8 +30,7 @@ from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 
 from gateway.config import MqttSettings
-from telemetry.codec import CONTENT_TYPE
-from telemetry.topics import readings_topic, status_topic
+from telemetry.topics import health_topic, readings_topic, status_topic
 
 log = logging.getLogger(__name__)
 
@@ -34,67 +44,150 @@ class PublishAck:
     reason: str
 
 
-def _status_payload(state: str) -> bytes:
+@dataclass(frozen=True, slots=True)
+class ConnectionLost:
+    """The connection ended: nothing published on it will be acknowledged any more."""
+
+
+LinkEvent = PublishAck | ConnectionLost
+
+
+def status_payload(state: str) -> bytes:
+    """The retained status message: "online" or "offline", with the time it was said."""
     return json.dumps({"state": state, "time_ms": time.time_ns() // 1_000_000}).encode()
 
 
 class MqttPublisher:
-    """One long-lived MQTT connection of a gateway."""
+    """Publishes reading batches and health; reports acks and lost connections as events."""
 
-    def __init__(self, gateway_id: str, settings: MqttSettings) -> None:
+    def __init__(
+        self,
+        gateway_id: str,
+        settings: MqttSettings,
+        content_type: str | None,
+        rng: random.Random | None = None,
+    ) -> None:
         self.gateway_id = gateway_id
-        self.acks: queue.SimpleQueue[PublishAck] = queue.SimpleQueue()
+        self.events: queue.SimpleQueue[LinkEvent] = queue.SimpleQueue()
         self.connected = threading.Event()
-        self._stopping = False
+        self.connections = 0
         self._settings = settings
-        self._refused_logged = False
-        client = mqtt.Client(
-            mqtt.CallbackAPIVersion.VERSION2, client_id=gateway_id, protocol=mqtt.MQTTv5
-        )
-        client.username_pw_set(settings.username, settings.password)
-        if settings.tls:
-            client.tls_set(ca_certs=str(settings.ca_file) if settings.ca_file else None)
-        # The broker publishes this for us if we vanish without saying goodbye.
-        client.will_set(status_topic(gateway_id), _status_payload("offline"), qos=1, retain=True)
-        client.reconnect_delay_set(min_delay=1, max_delay=60)
-        client.on_connect = self._on_connect
-        client.on_disconnect = self._on_disconnect
-        client.on_publish = self._on_publish
-        self._client = client
-        self._props = Properties(PacketTypes.PUBLISH)
-        self._props.ContentType = CONTENT_TYPE
+        # None: leave it out; the binary format names itself in its first byte, and the 35-odd
+        # bytes of a content type on every message are a large part of a small batch.
+        self._content_type = content_type
+        self._rng = rng or random.Random()
+        self._stopping = threading.Event()
+        self._lock = threading.Lock()
+        self._client: mqtt.Client | None = None
+        self._alias_max = 0
+        self._alias_sent = False
+        self._thread = threading.Thread(target=self._run, name="mqtt", daemon=True)
 
     def start(self) -> None:
-        """Connect in the background; paho reconnects by itself after a drop."""
-        self._client.connect_async(
-            self._settings.host, self._settings.port, keepalive=self._settings.keepalive_s
-        )
-        self._client.loop_start()
+        """Start connecting in the background."""
+        self._thread.start()
 
-    def publish(self, payload: bytes) -> int | None:
-        """Queue one batch at QoS 1; the mid to match its PublishAck, or None if not connected."""
-        if not self.connected.is_set():
-            return None
-        info = self._client.publish(
-            readings_topic(self.gateway_id), payload, qos=1, properties=self._props
-        )
-        if info.rc != mqtt.MQTT_ERR_SUCCESS:
-            return None
-        return info.mid
+    def publish_batch(self, payload: bytes) -> int | None:
+        """Send one batch at QoS 1; the mid of its PublishAck, or None when not connected."""
+        with self._lock:
+            client = self._client
+            if client is None or not self.connected.is_set():
+                return None
+            props = Properties(PacketTypes.PUBLISH)
+            if self._content_type:
+                props.ContentType = self._content_type
+            topic = readings_topic(self.gateway_id)
+            if self._alias_max >= 1:
+                props.TopicAlias = 1
+                if self._alias_sent:
+                    topic = ""
+                self._alias_sent = True
+            info = client.publish(topic, payload, qos=1, properties=props)
+        return info.mid if info.rc == mqtt.MQTT_ERR_SUCCESS else None
+
+    def publish_health(self, payload: bytes) -> bool:
+        """Send a health report (QoS 1, not retained); False when not connected."""
+        with self._lock:
+            client = self._client
+            if client is None or not self.connected.is_set():
+                return False
+            info = client.publish(health_topic(self.gateway_id), payload, qos=1)
+        return info.rc == mqtt.MQTT_ERR_SUCCESS
 
     def stop(self) -> None:
         """Say "offline" ourselves (the will is only sent on an unclean drop) and disconnect."""
-        if self.connected.is_set():
-            info = self._client.publish(
-                status_topic(self.gateway_id), _status_payload("offline"), qos=1, retain=True
+        with self._lock:
+            client = self._client if self.connected.is_set() else None
+        if client is not None:
+            info = client.publish(
+                status_topic(self.gateway_id), status_payload("offline"), qos=1, retain=True
             )
             try:
                 info.wait_for_publish(timeout=5)
             except RuntimeError:
                 log.warning("offline status not sent", extra={"gateway_id": self.gateway_id})
-        self._stopping = True
-        self._client.disconnect()
-        self._client.loop_stop()
+        self._stopping.set()
+        if client is not None:
+            client.disconnect()
+        self._thread.join()
+
+    def _new_client(self) -> mqtt.Client:
+        client = mqtt.Client(
+            mqtt.CallbackAPIVersion.VERSION2, client_id=self.gateway_id, protocol=mqtt.MQTTv5
+        )
+        client.username_pw_set(self._settings.username, self._settings.password)
+        if self._settings.tls:
+            client.tls_set(ca_certs=str(self._settings.ca_file) if self._settings.ca_file else None)
+        client.will_set(
+            status_topic(self.gateway_id), status_payload("offline"), qos=1, retain=True
+        )
+        client.on_connect = self._on_connect
+        client.on_publish = self._on_publish
+        return client
+
+    def _run(self) -> None:
+        bound = self._settings.reconnect_min_s
+        failures = 0
+        while not self._stopping.is_set():
+            client = self._new_client()
+            try:
+                client.connect(
+                    self._settings.host,
+                    self._settings.port,
+                    keepalive=self._settings.keepalive_s,
+                    clean_start=True,
+                )
+            except (OSError, ValueError) as exc:
+                failures += 1
+                log.log(
+                    logging.WARNING if failures == 1 else logging.DEBUG,
+                    f"cannot reach broker {self._settings.host}:{self._settings.port}: {exc}",
+                    extra={"gateway_id": self.gateway_id, "attempt": failures},
+                )
+                self._stopping.wait(self._rng.uniform(0, bound))
+                bound = min(bound * 2, self._settings.reconnect_max_s)
+                continue
+            with self._lock:
+                self._client = client
+                self._alias_sent = False
+            while not self._stopping.is_set():
+                if client.loop(timeout=0.5) != mqtt.MQTT_ERR_SUCCESS:
+                    break
+            was_connected = self.connected.is_set()
+            with self._lock:
+                self.connected.clear()
+                self._client = None
+            self.events.put(ConnectionLost())
+            if self._stopping.is_set():
+                client.loop(timeout=0.1)  # let the DISCONNECT packet out
+                break
+            if was_connected:
+                failures, bound = 0, self._settings.reconnect_min_s
+                log.warning("connection to broker lost", extra={"gateway_id": self.gateway_id})
+            else:
+                failures += 1
+            self._stopping.wait(self._rng.uniform(0, bound))
+            bound = min(bound * 2, self._settings.reconnect_max_s)
 
     def _on_connect(
         self,
@@ -106,29 +199,15 @@ class MqttPublisher:
     ) -> None:
         if reason_code.is_failure:
             log.error(
-                "broker refused connection",
+                "broker refused connection (check the gateway's MQTT username and password)",
                 extra={"gateway_id": self.gateway_id, "reason": str(reason_code)},
             )
             return
+        self._alias_max = int(getattr(properties, "TopicAliasMaximum", 0) or 0)
+        self.connections += 1
         log.info("connected to broker", extra={"gateway_id": self.gateway_id})
-        client.publish(status_topic(self.gateway_id), _status_payload("online"), qos=1, retain=True)
+        client.publish(status_topic(self.gateway_id), status_payload("online"), qos=1, retain=True)
         self.connected.set()
-
-    def _on_disconnect(
-        self,
-        client: mqtt.Client,
-        userdata: object,
-        flags: mqtt.DisconnectFlags,
-        reason_code: ReasonCode,
-        properties: Properties | None,
-    ) -> None:
-        if self.connected.is_set():
-            log.log(
-                logging.INFO if self._stopping else logging.WARNING,
-                "disconnected from broker",
-                extra={"gateway_id": self.gateway_id, "reason": str(reason_code)},
-            )
-        self.connected.clear()
 
     def _on_publish(
         self,
@@ -138,4 +217,4 @@ class MqttPublisher:
         reason_code: ReasonCode,
         properties: Properties | None,
     ) -> None:
-        self.acks.put(PublishAck(mid, not reason_code.is_failure, str(reason_code)))
+        self.events.put(PublishAck(mid, not reason_code.is_failure, str(reason_code)))

@@ -19,7 +19,7 @@ from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 
 from ingest.config import MqttSettings
-from telemetry.topics import ALL_READINGS, ALL_STATUS
+from telemetry.topics import ALL_HEALTH, ALL_READINGS, ALL_STATUS
 
 log = logging.getLogger(__name__)
 
@@ -98,7 +98,7 @@ class MqttConsumer:
             extra={"session_present": flags.session_present, "client_id": self._settings.client_id},
         )
         # Subscribing again is harmless when the session was kept, and needed when it was not.
-        client.subscribe([(ALL_READINGS, 1), (ALL_STATUS, 1)])
+        client.subscribe([(ALL_READINGS, 1), (ALL_STATUS, 1), (ALL_HEALTH, 1)])
         self.connected.set()
 
     def _on_disconnect(

@@ -25,9 +25,9 @@ from ingest.consumer import InboundMessage, MqttConsumer
 from ingest.deadletters import DeadLetters
 from registry.store import DevicePlacement, Registry
 from storage.influx import InfluxDB, InfluxRejected, InfluxUnavailable
-from storage.schema import reading_line
-from telemetry.codec import PayloadError, decode_batch
-from telemetry.topics import STATUS, TopicError, parse_topic
+from storage.schema import HealthError, health_lines, reading_line
+from telemetry.codec import ForgedPayloadError, PayloadError, decode_batch
+from telemetry.topics import HEALTH, STATUS, TopicError, parse_topic
 
 log = logging.getLogger(__name__)
 
@@ -152,18 +152,18 @@ class Ingest:
                 },
             )
             return _Handled(message, [])
+        if topic.kind == HEALTH:
+            try:
+                return _Handled(message, health_lines(topic.gateway_id, message.payload))
+            except HealthError as exc:
+                return self._dead(message, "malformed_health", str(exc), topic.gateway_id)
         try:
-            batch = decode_batch(message.payload)
+            batch = decode_batch(message.payload, topic.gateway_id)
+        except ForgedPayloadError as exc:
+            # The broker ACL should have refused this; never trust a payload's own claim.
+            return self._dead(message, "forged_gateway", str(exc), topic.gateway_id)
         except PayloadError as exc:
             return self._dead(message, "malformed_payload", str(exc), topic.gateway_id)
-        if batch.gateway_id != topic.gateway_id:
-            # The broker ACL should have refused this; never trust a payload's own claim.
-            return self._dead(
-                message,
-                "forged_gateway",
-                f"payload says gateway {batch.gateway_id!r} on the topic of {topic.gateway_id!r}",
-                topic.gateway_id,
-            )
         if batch.rejected:
             detail = "; ".join(f"row {r.index}: {r.reason}" for r in batch.rejected[:20])
             self._dead(message, "invalid_readings", detail, topic.gateway_id)

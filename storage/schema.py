@@ -10,15 +10,29 @@ One measurement, ``reading``:
 - time: the reading's own time, millisecond precision.
 
 A replayed reading has the same series and time, so it overwrites itself: writes are idempotent.
+
+A reading whose gateway could not establish its time (``time_trusted`` false: no RTC, rebooted
+before NTP) goes to ``reading_untrusted_time`` instead, same tags and fields, stamped with the
+gateway's guess: kept for inspection, out of every chart and summary.
+
+Gateway health (``gateway_health``, tag ``gateway_id``; fields ``uptime_s``, ``outbox_depth``,
+``waiting_for_clock``, ``readings_sent``, ``readings_thinned``, ``clock_trusted``,
+``devices_online``, ``devices_offline``) and device health (``device_health``, tags
+``gateway_id``, ``device_id``; fields ``online``, ``errors``) come from the gateways' periodic
+health reports.
 """
 
 from __future__ import annotations
 
+import json
 from typing import Protocol
 
 from telemetry.reading import Reading
 
 MEASUREMENT = "reading"
+UNTRUSTED_TIME_MEASUREMENT = "reading_untrusted_time"
+GATEWAY_HEALTH = "gateway_health"
+DEVICE_HEALTH = "device_health"
 PRECISION = "ms"
 
 
@@ -56,4 +70,64 @@ def reading_line(reading: Reading, placement: Placement | None) -> str:
         f'quality="{_escape_string_field(str(reading.quality))}",'
         f"seq={reading.seq}i"
     )
-    return f"{MEASUREMENT},{tag_text} {fields} {reading.time_ms}"
+    measurement = MEASUREMENT if reading.time_trusted else UNTRUSTED_TIME_MEASUREMENT
+    return f"{measurement},{tag_text} {fields} {reading.time_ms}"
+
+
+class HealthError(ValueError):
+    """A health report that cannot be stored."""
+
+
+def _count(report: dict[str, object], key: str) -> int:
+    value = report.get(key, 0)
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise HealthError(f"{key} = {value!r} is not a count")
+    return value
+
+
+def health_lines(gateway_id: str, payload: bytes) -> list[str]:
+    """Line protocol for one gateway health report."""
+    try:
+        report = json.loads(payload)
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise HealthError(f"not JSON: {exc}") from None
+    if not isinstance(report, dict):
+        raise HealthError("health report is not a JSON object")
+    time_ms = _count(report, "time_ms")
+    clock = report.get("clock")
+    devices = report.get("devices", {})
+    if not isinstance(clock, dict) or not isinstance(devices, dict):
+        raise HealthError("'clock' or 'devices' is not an object")
+    gateway_tag = _escape_tag(gateway_id)
+    lines = []
+    online = 0
+    for device_id, state in devices.items():
+        if not isinstance(state, dict) or not isinstance(device_id, str) or not device_id:
+            raise HealthError(f"device entry {device_id!r} is not an object")
+        is_online = state.get("online") is True
+        online += is_online
+        errors = state.get("errors", {})
+        if not isinstance(errors, dict) or not all(
+            isinstance(n, int) and not isinstance(n, bool) for n in errors.values()
+        ):
+            raise HealthError(f"errors of device {device_id!r} are not counts")
+        lines.append(
+            f"{DEVICE_HEALTH},device_id={_escape_tag(device_id)},gateway_id={gateway_tag}"
+            f" online={str(is_online).lower()},errors={sum(errors.values())}i {time_ms}"
+        )
+    fields = ",".join(
+        f"{key}={_count(report, key)}i"
+        for key in (
+            "uptime_s",
+            "outbox_depth",
+            "waiting_for_clock",
+            "readings_sent",
+            "readings_thinned",
+        )
+    )
+    lines.append(
+        f"{GATEWAY_HEALTH},gateway_id={gateway_tag} {fields},"
+        f"clock_trusted={str(clock.get('trusted') is True).lower()},"
+        f"devices_online={online}i,devices_offline={len(devices) - online}i {time_ms}"
+    )
+    return lines

@@ -30,7 +30,9 @@ stack_app = typer.Typer(
 )
 registry_app = typer.Typer(help="Registry: desa, lahan, gateway, perangkat.", no_args_is_help=True)
 app.add_typer(stack_app, name="stack")
+bench_app = typer.Typer(help="Benchmarks: each prints one JSON object.", no_args_is_help=True)
 app.add_typer(registry_app, name="registry")
+app.add_typer(bench_app, name="bench")
 
 T = TypeVar("T")
 
@@ -299,3 +301,24 @@ def demo(
     if summary is not None:
         sys.stdout.flush()
         typer.echo(summary_line(summary))
+
+
+@bench_app.command("gateway")
+def bench_gateway(
+    polling_seconds: Annotated[float, typer.Option(help="How long to poll 20 devices.")] = 30.0,
+    typical_seconds: Annotated[
+        float, typer.Option(help="How long the typical-field run is.")
+    ] = 60.0,
+    backlog_days: Annotated[int, typer.Option(help="Days of backlog to replay.")] = 7,
+) -> None:
+    """Gateway memory, CPU, backlog replay time and uplink bytes per reading (JSON)."""
+    from tani.bench.gateway import main_json
+
+    logs.configure("WARNING")
+    typer.echo(
+        main_json(
+            polling_seconds=polling_seconds,
+            typical_seconds=typical_seconds,
+            backlog_days=backlog_days,
+        )
+    )

@@ -32,6 +32,7 @@ class Quantity:
         return self.plausible_min <= value <= self.plausible_max
 
 
+# Append new quantities at the end: the order defines their wire codes (see WIRE_CODES).
 _CATALOGUE: tuple[Quantity, ...] = (
     Quantity("soil_moisture", "%", "Kelembapan tanah", "Soil moisture", 0, 100, 2, 70),
     Quantity("soil_temperature", "degC", "Suhu tanah", "Soil temperature", -40, 80, 10, 50),
@@ -50,6 +51,11 @@ _CATALOGUE: tuple[Quantity, ...] = (
 )
 
 QUANTITIES: dict[str, Quantity] = {q.key: q for q in _CATALOGUE}
+
+# The binary payload names a quantity by its position here. APPEND ONLY: a code never changes
+# meaning, or old gateways' payloads would be read as the wrong quantity.
+WIRE_CODES: tuple[str, ...] = tuple(q.key for q in _CATALOGUE)
+WIRE_CODE: dict[str, int] = {key: code for code, key in enumerate(WIRE_CODES)}
 
 
 class UnknownQuantityError(KeyError):

@@ -24,7 +24,8 @@ class Reading:
 
     ``time_ms`` is milliseconds since the Unix epoch (UTC); ``seq`` is the gateway's own
     monotonically increasing sequence number, unique per gateway, so the server can count gaps
-    and duplicates.
+    and duplicates. ``time_trusted`` is False when the gateway could not establish the true time
+    of the reading (no RTC, rebooted before NTP): the value is real, its time is a guess.
     """
 
     gateway_id: str
@@ -35,6 +36,7 @@ class Reading:
     time_ms: int
     quality: Quality
     seq: int
+    time_trusted: bool = True
 
 
 def is_valid_id(text: str) -> bool:

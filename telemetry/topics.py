@@ -9,8 +9,10 @@ from telemetry.reading import is_valid_id
 ROOT = "tani/v1"
 READINGS = "readings"
 STATUS = "status"
+HEALTH = "health"
 ALL_READINGS = f"{ROOT}/+/{READINGS}"
 ALL_STATUS = f"{ROOT}/+/{STATUS}"
+ALL_HEALTH = f"{ROOT}/+/{HEALTH}"
 
 
 class TopicError(ValueError):
@@ -35,6 +37,11 @@ def status_topic(gateway_id: str) -> str:
     return f"{ROOT}/{gateway_id}/{STATUS}"
 
 
+def health_topic(gateway_id: str) -> str:
+    """The topic of the gateway's periodic health report."""
+    return f"{ROOT}/{gateway_id}/{HEALTH}"
+
+
 def parse_topic(topic: str) -> Topic:
     """Split ``tani/v1/<gateway_id>/<kind>``; raise TopicError for anything else."""
     parts = topic.split("/")
@@ -42,6 +49,6 @@ def parse_topic(topic: str) -> Topic:
         raise TopicError(f"topic {topic!r} is not tani/v1/<gateway_id>/<kind>")
     if not is_valid_id(parts[2]):
         raise TopicError(f"topic {topic!r} has an invalid gateway id")
-    if parts[3] not in (READINGS, STATUS):
+    if parts[3] not in (READINGS, STATUS, HEALTH):
         raise TopicError(f"topic {topic!r} has unknown kind {parts[3]!r}")
     return Topic(gateway_id=parts[2], kind=parts[3])

@@ -1,79 +1,64 @@
-"""RS485 Modbus RTU "7-in-1" soil probes (moisture, temperature, EC, pH, N, P, K).
+"""RS485 Modbus RTU soil probes (moisture, temperature, EC, pH, N, P, K).
 
-The common probe answers function 03 (read holding registers) at 0x0000-0x0006 with scaled
-integers. Several probes may share one bus under different unit ids; one ``ModbusSoilBus`` owns
-the port and asks them in turn, since RS485 is half duplex.
+Probes answer function 03 (read holding registers) with scaled integers at the addresses of
+their register map (:mod:`gateway.drivers.register_map`). Several probes may share one bus under
+different unit ids; one ``ModbusSoilBus`` owns the port and asks them in turn, since RS485 is
+half duplex.
+
+When the USB adapter vanishes, pymodbus 3.16's sync client sees the OSError (EIO) of the dead
+tty in ``send``/``recv``, closes its serial object and raises ``ConnectionException``; its next
+request would silently try to reopen the path. The bus turns ``ConnectionException`` (and any
+failure while the configured path is missing) into ``PortLostError``, so the poller closes the
+port and reopens the configured, stable name itself.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 from pymodbus import FramerType
 from pymodbus.client import ModbusSerialClient
-from pymodbus.exceptions import ModbusException
-from pymodbus.framer.rtu import FramerRTU
+from pymodbus.exceptions import ConnectionException, ModbusException
 
 from gateway.drivers.base import DeviceReadError, DeviceResult, Measurement, PortLostError, Stamp
+from gateway.drivers.register_map import SEVEN_IN_ONE, ReadBlock, RegisterMap, block_registers
+from gateway.drivers.rtu_frames import scan_reply
 
 log = logging.getLogger(__name__)
 
-
-@dataclass(frozen=True, slots=True)
-class RegisterField:
-    """One holding register and how its raw count becomes a quantity."""
-
-    address: int
-    quantity: str
-    scale: float
-    signed: bool = False
-
-    def convert(self, raw: int) -> float:
-        """Raw 16-bit register count to the quantity's unit."""
-        if self.signed and raw >= 0x8000:
-            raw -= 0x10000
-        return round(raw * self.scale, 6)
+READ_HOLDING_REGISTERS = 0x03
+# Modbus over serial line v1.02, 2.5.1.1: 3.5 character times of silence between frames, an
+# 11-bit character, and a fixed 1.75 ms above 19200 baud.
+_BITS_PER_CHAR = 11
+_MIN_GAP_S = 0.00175
 
 
-SEVEN_IN_ONE: tuple[RegisterField, ...] = (
-    RegisterField(0x0000, "soil_moisture", 0.1),
-    RegisterField(0x0001, "soil_temperature", 0.1, signed=True),
-    RegisterField(0x0002, "soil_ec", 1.0),
-    RegisterField(0x0003, "soil_ph", 0.1),
-    RegisterField(0x0004, "soil_nitrogen", 1.0),
-    RegisterField(0x0005, "soil_phosphorus", 1.0),
-    RegisterField(0x0006, "soil_potassium", 1.0),
-)
-REGISTER_COUNT = max(f.address for f in SEVEN_IN_ONE) + 1
-
-
-def decode_registers(
-    registers: Sequence[int], fields: Sequence[RegisterField] = SEVEN_IN_ONE
-) -> dict[str, float]:
-    """Convert a block of holding registers starting at 0x0000 into quantity values."""
-    if len(registers) < REGISTER_COUNT:
-        raise DeviceReadError(
-            "short_reply", f"expected {REGISTER_COUNT} registers, got {len(registers)}"
-        )
-    for raw in registers:
-        if not 0 <= raw <= 0xFFFF:
-            raise DeviceReadError("bad_register", f"register value {raw} is not 16-bit")
-    return {f.quantity: f.convert(registers[f.address]) for f in fields}
+def inter_frame_gap_s(baudrate: int) -> float:
+    """The silence RS485 Modbus RTU needs between the end of one frame and the next."""
+    if baudrate > 19200:
+        return _MIN_GAP_S
+    return 3.5 * _BITS_PER_CHAR / baudrate
 
 
 @dataclass(frozen=True, slots=True)
 class SoilProbe:
-    """A probe on the bus: our device id and its Modbus unit id."""
+    """A probe on the bus: our device id, its Modbus unit id and its register map."""
 
     device_id: str
     unit: int
+    register_map: RegisterMap = SEVEN_IN_ONE
 
 
 class ModbusSoilBus:
-    """Owns one serial port with one or more soil probes on it."""
+    """Owns one serial port with one or more soil probes on it.
+
+    pymodbus 3.16's sync serial client leaves no silence between a reply (or a timeout) and the
+    next request, so the bus keeps the 3.5-character gap itself before every request.
+    """
 
     def __init__(
         self,
@@ -86,6 +71,7 @@ class ModbusSoilBus:
     ) -> None:
         self.port = port
         self.probes = tuple(probes)
+        self._gap_s = inter_frame_gap_s(baudrate)
         self._client = ModbusSerialClient(
             port,
             framer=FramerType.RTU,
@@ -97,7 +83,9 @@ class ModbusSoilBus:
             retries=retries,
             trace_packet=self._trace,
         )
-        self._reply = b""
+        self._line_idle_at = 0.0
+        self._expect: tuple[int, int] = (0, 0)  # (unit, count) of the outstanding read
+        self._received = b""
 
     @property
     def device_ids(self) -> tuple[str, ...]:
@@ -106,8 +94,10 @@ class ModbusSoilBus:
 
     def open(self) -> None:
         """Open the serial port; raise PortLostError if it is not there."""
-        if not self._client.connect():
+        # Checked first so an absent adapter is not an ERROR in pymodbus's log on every retry.
+        if not os.path.exists(self.port) or not self._client.connect():
             raise PortLostError(f"cannot open serial port {self.port}", "port_unavailable")
+        self._line_idle_at = time.monotonic()
 
     def close(self) -> None:
         """Release the serial port."""
@@ -119,6 +109,8 @@ class ModbusSoilBus:
         for probe in self.probes:
             try:
                 results.append(DeviceResult(probe.device_id, self.read(probe, stamp)))
+            except PortLostError:
+                raise
             except DeviceReadError as exc:
                 if not os.path.exists(self.port):
                     raise PortLostError(
@@ -128,39 +120,65 @@ class ModbusSoilBus:
         return results
 
     def read(self, probe: SoilProbe, stamp: Stamp) -> list[Measurement]:
-        """Read all registers of one probe and convert them."""
-        try:
-            reply = self._client.read_holding_registers(
-                0x0000, count=REGISTER_COUNT, device_id=probe.unit
-            )
-        except ModbusException as exc:
-            raise self._classify_failure(probe, exc) from None
-        if reply.isError():
-            raise DeviceReadError("exception_reply", f"unit {probe.unit} answered {reply}")
+        """Read every register of one probe's map and convert them."""
+        registers: dict[int, int] = {}
+        for block in probe.register_map.blocks():
+            registers.update(block_registers(block, self._read_block(probe, block)))
+        # The clocks are read when the last reply is in: the values are that recent.
         wall_ms, mono_ns = stamp()
-        values = decode_registers(reply.registers)
+        values = probe.register_map.decode(registers)
         return [Measurement(probe.device_id, q, v, wall_ms, mono_ns) for q, v in values.items()]
 
+    def _read_block(self, probe: SoilProbe, block: ReadBlock) -> list[int]:
+        self._expect = (probe.unit, block.count)
+        quiet_for = self._line_idle_at + self._gap_s - time.monotonic()
+        if quiet_for > 0:
+            time.sleep(quiet_for)
+        try:
+            reply = self._client.read_holding_registers(
+                block.start, count=block.count, device_id=probe.unit
+            )
+        except ConnectionException as exc:
+            raise PortLostError(f"{self.port} failed: {exc}") from None
+        except ModbusException as exc:
+            raise self._classify_failure(probe, exc) from None
+        finally:
+            self._line_idle_at = time.monotonic()
+        if reply.isError():
+            raise DeviceReadError("exception_reply", f"unit {probe.unit} answered {reply}")
+        return list(reply.registers)
+
     def _trace(self, sending: bool, data: bytes) -> bytes:
-        """pymodbus hook on raw frames: keep the longest reply seen since the last request."""
+        """pymodbus hook on raw bytes: pass on only a checked reply to the outstanding read.
+
+        Received ``data`` is everything since the request; returning b"" makes pymodbus wait
+        for more, until its timeout.
+        """
         if sending:
-            self._reply = b""
-        elif len(data) > len(self._reply):
-            self._reply = bytes(data)
-        return data
+            self._received = b""
+            return data
+        self._received = bytes(data)
+        unit, count = self._expect
+        scan = scan_reply(self._received, unit, READ_HOLDING_REGISTERS, count)
+        if scan.frame is None:
+            return b""
+        if scan.skipped:
+            log.debug(
+                "skipped noise before a reply",
+                extra={"port": self.port, "unit": unit, "noise": data[: scan.skipped].hex(" ")},
+            )
+        return scan.frame
 
     def _classify_failure(self, probe: SoilProbe, exc: ModbusException) -> DeviceReadError:
         """pymodbus says only "no valid response"; the bytes on the line say why."""
-        reply = self._reply
-        if not reply:
+        received = self._received
+        if not received:
             return DeviceReadError("no_reply", f"unit {probe.unit} did not answer: {exc}")
-        if len(reply) >= 4 and not _crc_ok(reply):
+        unit, count = self._expect
+        if scan_reply(received, unit, READ_HOLDING_REGISTERS, count).bad_crc:
             return DeviceReadError(
-                "bad_crc", f"unit {probe.unit} answered {reply.hex(' ')} with a bad CRC"
+                "bad_crc", f"unit {probe.unit} answered {received.hex(' ')} with a bad CRC"
             )
-        return DeviceReadError("bad_reply", f"unit {probe.unit} answered {reply.hex(' ')}: {exc}")
-
-
-def _crc_ok(frame: bytes) -> bool:
-    """Whether the last two bytes are the Modbus CRC-16 of the rest (low byte first)."""
-    return FramerRTU.compute_CRC(frame[:-2]) == int.from_bytes(frame[-2:], "big")
+        return DeviceReadError(
+            "bad_reply", f"unit {probe.unit} answered {received.hex(' ')}: {exc}"
+        )

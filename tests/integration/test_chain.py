@@ -13,7 +13,7 @@ import json
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -26,7 +26,6 @@ from fastapi.testclient import TestClient
 from api.app import create_app
 from api.config import ApiConfig, BrokerSettings
 from api.config import InfluxSettings as ApiInflux
-from firmware_sim.history import Served
 from firmware_sim.site import SimulatedSite, SiteConfig
 from gateway.config import (
     GatewayConfig,
@@ -44,6 +43,7 @@ from registry.store import DeviceEntry, FieldEntry, GatewayEntry, Registry, Site
 from storage.influx import InfluxDB
 from tani.stack import Stack
 from telemetry.topics import readings_topic
+from tests.integration.support import matching_frame, wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -65,18 +65,6 @@ UNITS = {
     "solar_radiation": "W/m2",
 }
 _run = itertools.count()
-
-
-def wait_for(condition: Callable[[], Any], timeout: float = 20.0, what: str = "condition") -> Any:
-    """Poll ``condition`` until it returns something truthy."""
-    deadline = time.monotonic() + timeout
-    while True:
-        result = condition()
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
-        time.sleep(0.1)
 
 
 @dataclass
@@ -189,16 +177,6 @@ def chain(stack: Stack, tmp_path: Path) -> Iterator[Chain]:
     assert not leaked, f"threads left running: {leaked}"
 
 
-def _matching_frame(history: list[Served], values: dict[str, float], time_ms: int) -> Served | None:
-    """The emulator frame with exactly these values, sent shortly before the gateway read it."""
-    for frame in history:
-        lag_s = time_ms / 1000 - frame.wall_time
-        same = all(frame.values[q] == pytest.approx(v, abs=1e-6) for q, v in values.items())
-        if same and -0.05 <= lag_s <= 2.0:
-            return frame
-    return None
-
-
 def _rows_by_time(chain: Chain, quantities: list[str]) -> dict[int, dict[str, float]]:
     by_time: dict[int, dict[str, float]] = {}
     for quantity in quantities:
@@ -218,7 +196,7 @@ def test_values_the_emulators_produced_arrive_in_influxdb_and_the_api(chain: Cha
     assert len(stored_soil) >= 5
     for time_ms, values in stored_soil.items():
         assert set(values) == set(soil_quantities)
-        assert _matching_frame(soil_history, values, time_ms), (
+        assert matching_frame(soil_history, values, time_ms), (
             f"stored soil values {values} at {time_ms} were never served by the probe"
         )
 
@@ -226,7 +204,7 @@ def test_values_the_emulators_produced_arrive_in_influxdb_and_the_api(chain: Cha
     weather_history = chain.site.weather_history()
     stored_weather = _rows_by_time(chain, weather_quantities)
     for time_ms, values in stored_weather.items():
-        assert _matching_frame(weather_history, values, time_ms), (
+        assert matching_frame(weather_history, values, time_ms), (
             f"stored weather values {values} at {time_ms} were never sent by the station"
         )
 

@@ -1,60 +1,93 @@
-"""The version-1 payload codec: round trips, strict envelope, per-row rejection."""
+"""Payload codecs: both formats round-trip exactly; bad input is refused with its reason."""
 
 from __future__ import annotations
 
+import contextlib
 import json
+import zlib
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from telemetry.codec import MAX_TIME_MS, MIN_TIME_MS, PayloadError, decode_batch, encode_batch
+from telemetry.codec import (
+    MAX_TIME_MS,
+    MIN_TIME_MS,
+    ForgedPayloadError,
+    PayloadError,
+    decode_batch,
+    encode_batch,
+)
 from telemetry.quantities import QUANTITIES
 from telemetry.reading import Quality, Reading
 
 ids = st.from_regex(r"^[a-z0-9][a-z0-9_-]{0,20}$", fullmatch=True)
+FORMATS = ["binary", "json"]
 
 
 @st.composite
 def readings(draw: st.DrawFn, gateway_id: str) -> Reading:
     spec = draw(st.sampled_from(list(QUANTITIES.values())))
+    trusted = draw(st.booleans())
     return Reading(
         gateway_id=gateway_id,
         device_id=draw(ids),
         quantity=spec.key,
-        value=draw(st.floats(allow_nan=False, allow_infinity=False)),
+        value=draw(
+            st.one_of(
+                st.floats(allow_nan=False, allow_infinity=False),
+                st.integers(-20000, 20000).map(lambda n: n / 10),
+            )
+        ),
         unit=spec.unit,
-        time_ms=draw(st.integers(MIN_TIME_MS, MAX_TIME_MS)),
+        time_ms=draw(st.integers(MIN_TIME_MS, MAX_TIME_MS) if trusted else st.integers(0, 2**40)),
         quality=draw(st.sampled_from(list(Quality))),
         seq=draw(st.integers(0, 2**53)),
+        time_trusted=trusted,
     )
 
 
 @st.composite
 def batches(draw: st.DrawFn) -> tuple[str, list[Reading]]:
     gateway_id = draw(ids)
-    return gateway_id, draw(st.lists(readings(gateway_id), max_size=50))
+    return gateway_id, draw(st.lists(readings(gateway_id), max_size=60))
 
 
-@given(batches())
-def test_round_trip_keeps_every_reading(batch: tuple[str, list[Reading]]) -> None:
+@pytest.mark.parametrize("payload_format", FORMATS)
+@given(batch=batches())
+def test_round_trip_keeps_every_reading_exactly(
+    payload_format: str, batch: tuple[str, list[Reading]]
+) -> None:
     gateway_id, original = batch
-    decoded = decode_batch(encode_batch(gateway_id, original))
-    assert decoded.gateway_id == gateway_id
-    assert decoded.readings == original
+    decoded = decode_batch(encode_batch(gateway_id, original, payload_format), gateway_id)
     assert decoded.rejected == []
+    assert decoded.readings == original
+    # Equal floats are not enough: the sign of zero and every bit must survive too.
+    assert [r.value.hex() for r in decoded.readings] == [
+        float(r.value).hex() if r.value != 0 else r.value.hex() for r in decoded.readings
+    ]
 
 
-@given(st.binary(max_size=200))
+@given(st.binary(max_size=300))
 def test_arbitrary_bytes_never_crash_the_decoder(payload: bytes) -> None:
-    try:
-        decoded = decode_batch(payload)
-    except PayloadError:
-        return
-    assert len(decoded.readings) + len(decoded.rejected) >= 0
+    with contextlib.suppress(PayloadError):
+        decode_batch(payload, "gw-1")
 
 
-def _payload(rows: list[object], gw: object = "gw-1", v: object = 1) -> bytes:
+@given(batches(), st.data())
+def test_corrupted_binary_payload_is_refused_or_read_never_crashes(
+    batch: tuple[str, list[Reading]], data: st.DataObject
+) -> None:
+    gateway_id, original = batch
+    payload = bytearray(encode_batch(gateway_id, original))
+    if len(payload) > 2:
+        index = data.draw(st.integers(2, len(payload) - 1))
+        payload[index] ^= data.draw(st.integers(1, 255))
+    with contextlib.suppress(PayloadError):
+        decode_batch(bytes(payload), gateway_id)
+
+
+def _json(rows: list[object], gw: object = "gw-1", v: object = 1) -> bytes:
     return json.dumps({"v": v, "gw": gw, "r": rows}).encode()
 
 
@@ -64,22 +97,33 @@ GOOD_ROW = ["soil-1", "soil_moisture", 31.5, "%", 1_790_000_000_000, "g", 7]
 @pytest.mark.parametrize(
     ("payload", "message"),
     [
-        (b"\xff\xfe", "not JSON"),
-        (b"[1, 2]", "not a JSON object"),
-        (_payload([GOOD_ROW], v=2), "unsupported payload version 2"),
-        (_payload([GOOD_ROW], gw="GW 1"), "invalid gateway id"),
+        (b"", "empty"),
+        (b"\xff\xfe", "unknown payload format"),
+        (b"{not json", "not JSON"),
+        (b"[1, 2]", "unknown payload format"),
+        (_json([GOOD_ROW], v=2), "unsupported payload version 2"),
+        (_json([GOOD_ROW], gw="GW 1"), "invalid gateway id"),
         (json.dumps({"v": 1, "gw": "gw-1"}).encode(), "'r'"),
+        (b"\x02\x00\x05", "ends early"),
+        (b"\x02\x04", "unknown flags"),
+        (b"\x02\x01not zlib", "corrupt"),
+        (b"\x02\x01" + zlib.compress(b"\x00" * (5 * 1024 * 1024)), "inflates to more"),
     ],
 )
-def test_broken_envelope_is_refused_with_its_reason(payload: bytes, message: str) -> None:
+def test_unreadable_payload_is_refused_with_its_reason(payload: bytes, message: str) -> None:
     with pytest.raises(PayloadError, match=message):
-        decode_batch(payload)
+        decode_batch(payload, "gw-1")
+
+
+def test_json_payload_claiming_another_gateway_is_forged() -> None:
+    with pytest.raises(ForgedPayloadError):
+        decode_batch(_json([GOOD_ROW], gw="gw-2"), "gw-1")
 
 
 @pytest.mark.parametrize(
     ("row", "reason"),
     [
-        (["soil-1", "soil_moisture", 31.5, "%"], "7 items"),
+        (["soil-1", "soil_moisture", 31.5, "%"], "7 or 8 items"),
         (["Soil 1", "soil_moisture", 31.5, "%", 1_790_000_000_000, "g", 1], "device id"),
         (["soil-1", "leaf_wetness", 3, "%", 1_790_000_000_000, "g", 1], "unknown quantity"),
         (["soil-1", "soil_moisture", 31.5, "pct", 1_790_000_000_000, "g", 1], "unit 'pct'"),
@@ -90,17 +134,47 @@ def test_broken_envelope_is_refused_with_its_reason(payload: bytes, message: str
         (["soil-1", "soil_moisture", 31.5, "%", 1_790_000_000_000, "g", -1], "sequence"),
     ],
 )
-def test_bad_row_is_rejected_and_good_rows_around_it_kept(row: list[object], reason: str) -> None:
-    decoded = decode_batch(_payload([GOOD_ROW, row, GOOD_ROW]))
+def test_bad_json_row_is_rejected_and_good_rows_around_it_kept(
+    row: list[object], reason: str
+) -> None:
+    decoded = decode_batch(_json([GOOD_ROW, row, GOOD_ROW]), "gw-1")
     assert len(decoded.readings) == 2
     assert [r.index for r in decoded.rejected] == [1]
     assert reason in decoded.rejected[0].reason
 
 
-def test_encoding_is_compact() -> None:
-    reading = Reading(
-        "gw-1", "soil-1", "soil_moisture", 31.5, "%", 1_790_000_000_000, Quality.GOOD, 7
-    )
-    payload = encode_batch("gw-1", [reading] * 100)
-    # Positional rows: under 60 bytes a reading, the envelope once per batch.
-    assert len(payload) / 100 < 60
+def test_bad_binary_row_is_rejected_and_good_rows_around_it_kept() -> None:
+    rows = [
+        Reading("gw-1", "soil-1", "soil_moisture", 31.5, "%", 1_790_000_000_000, Quality.GOOD, s)
+        for s in (7, 8, 9)
+    ]
+    payload = bytearray(encode_batch("gw-1", rows))
+    assert payload[1] == 0  # three rows do not compress: the body is plain
+    # All rows have the same size, so the last three row-sizes of the body are the rows.
+    row_size = len(payload) - len(encode_batch("gw-1", rows[:2]))
+    second_row = len(payload) - 2 * row_size
+    payload[second_row] |= 0x03  # quality code 3 does not exist
+    decoded = decode_batch(bytes(payload), "gw-1")
+    assert [r.index for r in decoded.rejected] == [1]
+    assert "quality" in decoded.rejected[0].reason
+    assert [r.seq for r in decoded.readings] == [7, 9]
+
+
+def test_binary_is_far_smaller_than_json() -> None:
+    readings = [
+        Reading(
+            "gw-1",
+            f"soil-{d}",
+            q,
+            20.0 + i / 10,
+            QUANTITIES[q].unit,
+            1_790_000_000_000 + 60_000 * i,
+            Quality.GOOD,
+            7 * i + d,
+        )
+        for i in range(60)
+        for d, q in enumerate(["soil_moisture", "soil_temperature", "soil_ec", "soil_ph"])
+    ]
+    binary = encode_batch("gw-1", readings, "binary")
+    assert len(binary) / len(readings) < 4
+    assert len(binary) * 5 < len(encode_batch("gw-1", readings, "json"))

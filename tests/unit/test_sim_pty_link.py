@@ -103,3 +103,48 @@ def test_close_is_idempotent() -> None:
     link = PtyLink("t")
     link.close()
     link.close()
+
+
+def test_unplug_kills_the_host_side_and_replug_brings_a_new_pty(tmp_path: Path) -> None:
+    name = tmp_path / "by-id" / "usb-soil-probe"
+    with PtyLink("t", host_symlink=name) as link, _port(link.device_path) as dev:
+        old = os.readlink(name)
+        host = _port(link.host_path, timeout=0.2)
+        link.unplug()
+        assert not link.plugged
+        assert not name.exists() and not name.is_symlink()
+        assert not os.path.exists(old)  # the /dev/pts node vanished, as /dev/ttyUSB0 does
+        with pytest.raises(serial.SerialException):
+            host.write(b"x")  # EIO
+        with pytest.raises(serial.SerialException):
+            host.read(1)
+        host.close()
+        dev.write(b"nobody hears this\n")
+        link.replug()
+        assert link.plugged
+        assert os.readlink(name) != old
+        with _port(link.host_path) as again:
+            dev.write(b"back\n")
+            assert again.readline() == b"back\n"
+            again.write(b"ok\n")
+            assert dev.readline() == b"ok\n"
+    assert not name.exists() and not name.is_symlink()
+
+
+def test_replug_without_a_symlink_moves_the_host_path() -> None:
+    with PtyLink("t") as link:
+        old = link.host_path
+        link.unplug()
+        assert link.host_path == old
+        with pytest.raises(RuntimeError):
+            link.unplug()
+        link.replug()
+        assert link.host_path != old and os.path.exists(link.host_path)
+        with pytest.raises(RuntimeError):
+            link.replug()
+
+
+def test_close_while_unplugged() -> None:
+    link = PtyLink("t")
+    link.unplug()
+    link.close()

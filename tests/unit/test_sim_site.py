@@ -43,6 +43,28 @@ def test_stable_names_for_the_ports(tmp_path: Path) -> None:
     assert list(tmp_path.iterdir()) == []
 
 
+def test_a_port_can_be_unplugged_and_plugged_back(tmp_path: Path) -> None:
+    link = tmp_path / "by-id" / "usb-soil"
+    with SimulatedSite(SiteConfig(soil_symlink=str(link), weather_interval_s=0.2)) as site:
+        old = os.readlink(link)
+        site.unplug("soil")
+        assert not link.is_symlink()
+        assert site.ports["soil"] == str(link)  # the stable name, even while it is gone
+        site.replug("soil")
+        assert os.readlink(link) != old
+        with pytest.raises(ValueError):
+            site.unplug("pump")
+
+
+def test_unknown_map_or_format_is_refused() -> None:
+    with pytest.raises(ValueError, match="unknown register maps"):
+        SimulatedSite(SiteConfig(soil_maps={1: "no-such-probe"})).start()
+    with pytest.raises(ValueError, match="not on this bus"):
+        SimulatedSite(SiteConfig(soil_maps={2: "jxct"})).start()
+    with pytest.raises(ValueError, match="unknown line format"):
+        SimulatedSite(SiteConfig(weather_format="morse")).start()
+
+
 def test_failed_start_undoes_what_was_started() -> None:
     site = SimulatedSite(SiteConfig(soil_device_ids=(0,)))  # 0 is the broadcast address
     with pytest.raises(ValueError):

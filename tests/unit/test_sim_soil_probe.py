@@ -7,17 +7,20 @@ import warnings
 from collections.abc import Iterator
 
 import pytest
+import serial
 from hypothesis import given
 from hypothesis import strategies as st
 from pymodbus.client import ModbusSerialClient
 from pymodbus.exceptions import ModbusIOException
 from pymodbus.framer import FramerType
+from pymodbus.framer.rtu import FramerRTU
 
 from firmware_sim import quantities as q
 from firmware_sim.site import SimulatedSite, SiteConfig
-from firmware_sim.soil_probe import REGISTER_MAP, ProbeRegister
+from firmware_sim.soil_maps import PROBE_MAPS, ProbeRegister
 
 TIMEOUT_S = 0.5
+REGISTER_MAP = PROBE_MAPS["seven_in_one"].registers
 
 
 @pytest.fixture
@@ -151,3 +154,43 @@ def test_encode_decode_round_trips_within_half_a_step(reg: ProbeRegister, value:
     decoded = reg.decode(raw)
     low, high = reg.raw_min / reg.divisor, reg.raw_max / reg.divisor
     assert decoded == pytest.approx(min(high, max(low, value)), abs=0.5 / reg.divisor + 1e-9)
+
+
+def test_jxct_probe_serves_its_own_map() -> None:
+    jxct = PROBE_MAPS["jxct"]
+    config = SiteConfig(seed=3, soil_device_ids=(1, 2), soil_maps={2: "jxct"})
+    with SimulatedSite(config) as site:
+        modbus = ModbusSerialClient(
+            site.ports["soil"], framer=FramerType.RTU, baudrate=4800, timeout=TIMEOUT_S, retries=0
+        )
+        assert modbus.connect()
+        try:
+            reply = modbus.read_holding_registers(0x06, count=27, device_id=2)
+            assert modbus.read_holding_registers(0, count=7, device_id=2).exception_code == 2
+            assert not modbus.read_holding_registers(0, count=7, device_id=1).isError()
+        finally:
+            modbus.close()
+        [served] = site.soil_history(device_id=2)
+    by_address = dict(zip(range(0x06, 0x06 + 27), reply.registers, strict=True))
+    assert served.values == {r.key: r.decode(by_address[r.address]) for r in jxct.registers}
+    assert 5.0 <= served.values[q.SOIL_PH] <= 7.0
+    assert by_address[0x07] == 0  # an unmapped register inside the span reads 0
+
+
+def test_garbage_puts_noise_before_an_intact_reply(site: SimulatedSite) -> None:
+    request = bytes.fromhex("01 03 00 00 00 07")
+    request += FramerRTU.compute_CRC(request).to_bytes(2, "big")
+    site.inject("soil", "garbage", device_id=1)
+    with serial.Serial(site.ports["soil"], 4800, timeout=TIMEOUT_S) as line:
+        line.write(request)
+        received = b""
+        while chunk := line.read(64):
+            received += chunk
+    frame_size = 3 + 14 + 2
+    noise, frame = received[:-frame_size], received[-frame_size:]
+    assert 1 <= len(noise) <= 8
+    assert frame[:3] == bytes([1, 3, 14])
+    assert FramerRTU.compute_CRC(frame[:-2]) == int.from_bytes(frame[-2:], "big")
+    [served] = site.soil_history(device_id=1)  # the reply itself was intact
+    registers = [int.from_bytes(frame[3 + 2 * i : 5 + 2 * i], "big") for i in range(7)]
+    assert served.values == _decode(registers)

@@ -17,7 +17,8 @@ from hypothesis import strategies as st
 from firmware_sim import quantities as q
 from firmware_sim.model import FieldModel, ModelConfig
 from firmware_sim.site import SimulatedSite, SiteConfig
-from firmware_sim.weather_station import (
+from firmware_sim.weather_lines import (
+    RAIN_TOTAL_MM,
     format_line,
     garble,
     rain_tip_count,
@@ -170,3 +171,58 @@ def test_every_garble_mode_breaks_the_checksum(seed: int, mode: str, seq: int) -
     broken = garble(line, mode, random.Random(seed))
     assert broken.isascii() and broken.endswith("\r\n")
     assert not _checksum_ok(broken.encode())
+
+
+WXT_LINE = re.compile(
+    rb"0R0,Dm=(?P<Dm>\d{3})D,Sm=(?P<Sm>\d+\.\d)M,Ta=(?P<Ta>-?\d+\.\d)C,Ua=(?P<Ua>\d+\.\d)P,"
+    rb"Pa=(?P<Pa>\d+\.\d)H,Rc=(?P<Rc>\d+\.\d\d)M\r\n"
+)
+WXT_KEYS = {
+    "Dm": q.WIND_DIRECTION,
+    "Sm": q.WIND_SPEED,
+    "Ta": q.AIR_TEMPERATURE,
+    "Ua": q.AIR_HUMIDITY,
+    "Pa": q.AIR_PRESSURE,
+}
+
+
+def test_vaisala_format_lines_match_their_history() -> None:
+    config = SiteConfig(seed=5, weather_interval_s=INTERVAL_S, weather_format="vaisala_wxt")
+    with (
+        SimulatedSite(config) as site,
+        serial.Serial(site.ports["weather"], 4800, timeout=3 * INTERVAL_S + 1) as port,
+    ):
+        port.readline()  # may have started before we opened the port
+        lines = [port.readline() for _ in range(3)]
+        history = site.weather_history()
+    for line in lines:
+        match = WXT_LINE.fullmatch(line)
+        assert match, line
+        sent = {quantity: float(match[key]) for key, quantity in WXT_KEYS.items()}
+        sent[RAIN_TOTAL_MM] = float(match["Rc"])
+        assert any(all(s.values[k] == v for k, v in sent.items()) for s in history), line
+    assert all(q.SOLAR_RADIATION not in s.values for s in history)
+
+
+def test_partial_line_is_followed_straight_on_by_the_next(
+    site: SimulatedSite, port: serial.Serial
+) -> None:
+    assert LINE.fullmatch(port.readline())
+    site.inject("weather", "partial")
+    joined = port.readline()
+    cut, _, rest = joined.rpartition(b"$")
+    assert cut.startswith(b"$") and b"\n" not in cut
+    good = LINE.fullmatch(b"$" + rest)
+    assert good and _checksum_ok(b"$" + rest)
+    history_seqs = [int(s.values[q.SAMPLE_SEQ]) for s in site.weather_history()]
+    assert int(good["seq"]) - 1 not in history_seqs  # the cut sample was never sent whole
+    assert int(good["seq"]) in history_seqs
+
+
+def test_garbage_is_noise_before_an_intact_line(site: SimulatedSite, port: serial.Serial) -> None:
+    assert LINE.fullmatch(port.readline())
+    site.inject("weather", "garbage")
+    noisy = port.readline()
+    start = noisy.rindex(b"$WXSTA,")
+    assert start > 0
+    assert LINE.fullmatch(noisy[start:]) and _checksum_ok(noisy[start:])

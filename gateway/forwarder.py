@@ -1,0 +1,240 @@
+"""The forwarding loop: measurements into the outbox, the outbox out over MQTT.
+
+One thread owns the outbox. Each round it
+
+1. commits what the pollers measured, stamping each reading with its true time when the clock
+   is trusted (from the monotonic clock, so a clock that jumped between the read and now does
+   not shift it) or leaving the time open until it is;
+2. gives readings that waited for the clock their time once the clock is trusted;
+3. settles the broker's answers: an acknowledged batch is deleted, a refused one or one on a lost
+   connection goes back to the queue;
+4. publishes, fresh readings first and then the backlog oldest-first in larger batches, with a
+   bounded number of batches in flight so a long backlog stays on disk, not in memory;
+5. keeps the outbox under its size limit.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import queue
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from gateway.clock import Clock
+from gateway.config import GatewayConfig
+from gateway.drivers.base import Measurement
+from gateway.outbox import Outbox, OutboxRow
+from gateway.publisher import ConnectionLost, MqttPublisher
+from gateway.validation import Validator
+from telemetry.codec import encode_batch
+
+log = logging.getLogger(__name__)
+
+# Readings held in memory while the outbox cannot be written (about 100 bytes each).
+MAX_PENDING = 100_000
+
+
+@dataclass(slots=True)
+class ForwarderStats:
+    """Counters of the forwarding loop."""
+
+    readings_measured: int = 0
+    readings_sent: int = 0
+    readings_thinned: int = 0
+    readings_dropped: int = 0
+    readings_rebased: int = 0
+    readings_time_flagged: int = 0
+    batches_sent: int = 0
+    batches_refused: int = 0
+    bytes_published: int = 0
+    outbox_depth: int = 0
+    waiting_for_clock: int = 0
+
+
+@dataclass(slots=True)
+class _Batch:
+    batch_id: int
+    readings: int
+    backlog: bool
+
+
+@dataclass(slots=True)
+class Forwarder:
+    """Moves readings from the pollers' queue through the outbox to the publisher."""
+
+    config: GatewayConfig
+    outbox: Outbox
+    publisher: MqttPublisher
+    clock: Clock
+    measurements: queue.SimpleQueue[list[Measurement]]
+    on_stats: Callable[[ForwarderStats], None]
+    validator: Validator = field(default_factory=Validator)
+    stats: ForwarderStats = field(default_factory=ForwarderStats)
+    _pending: list[OutboxRow] = field(default_factory=list)
+    _inflight: dict[int, _Batch] = field(default_factory=dict)
+    _batch_ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
+    _live_from: int = 0
+    _clock_trusted: bool = False
+    _backlog_done: bool = False
+
+    def __post_init__(self) -> None:
+        # What is in the outbox at start is backlog; what comes after is fresh.
+        self._live_from = self.outbox.max_seq()
+        flagged = self.outbox.flag_earlier_boots(self.clock.boot_id)
+        if flagged:
+            log.warning(
+                "readings of an earlier boot never got a trusted time: sent with their "
+                "clock's guess and flagged",
+                extra={"gateway_id": self.outbox.gateway_id, "readings": flagged},
+            )
+        self.stats.readings_time_flagged += flagged
+
+    def tick(self, publish_fresh: bool) -> None:
+        """One pass of the loop (see the module docstring).
+
+        Measurements are committed and acknowledgements settled on every tick; fresh readings
+        are published only when ``publish_fresh`` (every publish interval: batching them is
+        what keeps uplink bytes down), while the backlog goes out as fast as it is acknowledged.
+        """
+        trusted = self.clock.state().trusted
+        changed = self._store(trusted)
+        if trusted and not self._clock_trusted:
+            self._rebase()
+            changed = True
+        self._clock_trusted = trusted
+        changed |= self._settle()
+        if publish_fresh:
+            self._publish_fresh()
+            changed = True
+        changed |= self._publish_backlog()
+        if changed:
+            self.stats.readings_thinned += self.outbox.enforce_limit(self.config.outbox.max_bytes)
+            self.stats.outbox_depth = self.outbox.depth()
+            self.stats.waiting_for_clock = self.outbox.waiting_for_clock()
+            self.on_stats(self.stats)
+
+    def _inflight_backlog(self) -> bool:
+        return any(batch.backlog for batch in self._inflight.values())
+
+    @property
+    def idle(self) -> bool:
+        """Nothing in flight and nothing waiting in memory."""
+        return not self._inflight and not self._pending
+
+    def _store(self, trusted: bool) -> bool:
+        wall_now, mono_now = self.clock.stamp()
+        while True:
+            try:
+                batch = self.measurements.get_nowait()
+            except queue.Empty:
+                break
+            for m in batch:
+                time_ms = wall_now - (mono_now - m.mono_ns) // 1_000_000 if trusted else None
+                self._pending.append(
+                    OutboxRow(
+                        m.device_id,
+                        m.quantity,
+                        m.value,
+                        self.validator.classify(m.device_id, m.quantity, m.value, m.mono_ns),
+                        time_ms,
+                        m.wall_ms,
+                        m.mono_ns,
+                        self.clock.boot_id,
+                    )
+                )
+            self.stats.readings_measured += len(batch)
+        if len(self._pending) > MAX_PENDING:
+            dropped = len(self._pending) - MAX_PENDING
+            del self._pending[:dropped]
+            self.stats.readings_dropped += dropped
+            log.error(
+                "outbox unwritable for long: oldest readings in memory dropped",
+                extra={"gateway_id": self.outbox.gateway_id, "dropped": dropped},
+            )
+        if not self._pending:
+            return False
+        self.outbox.put(self._pending)
+        self._pending = []
+        return True
+
+    def _rebase(self) -> None:
+        wall_now, mono_now = self.clock.stamp()
+        rebased = self.outbox.rebase(self.clock.boot_id, wall_now, mono_now)
+        if rebased:
+            self._backlog_done = False
+            self.stats.readings_rebased += rebased
+            log.info(
+                "clock trusted: readings that waited for it got their true time",
+                extra={"gateway_id": self.outbox.gateway_id, "readings": rebased},
+            )
+
+    def _settle(self) -> bool:
+        settled = False
+        while True:
+            try:
+                event = self.publisher.events.get_nowait()
+            except queue.Empty:
+                return settled
+            settled = True
+            if isinstance(event, ConnectionLost):
+                for batch in self._inflight.values():
+                    self.outbox.requeue(batch.batch_id)
+                self._inflight.clear()
+                # What is left now is backlog for the next connection, fresh readings after it.
+                self._live_from = self.outbox.max_seq()
+                self._backlog_done = False
+                continue
+            batch = self._inflight.pop(event.mid, None)
+            if batch is None:
+                continue  # the "online" status message, or health
+            if event.accepted:
+                self.outbox.done(batch.batch_id)
+                self.stats.readings_sent += batch.readings
+                self.stats.batches_sent += 1
+            else:
+                self.outbox.requeue(batch.batch_id)
+                self._backlog_done = False
+                self.stats.batches_refused += 1
+                log.error(
+                    "broker refused a batch (check the gateway's ACL entry)",
+                    extra={"gateway_id": self.outbox.gateway_id, "reason": event.reason},
+                )
+
+    def _publish_fresh(self) -> None:
+        """Everything fresh, in as many batches as it takes (and in-flight slots allow)."""
+        while self._publish_from(
+            self.config.publish.batch_size, after_seq=self._live_from, up_to=None, backlog=False
+        ):
+            pass
+
+    def _publish_backlog(self) -> bool:
+        """Fill the free in-flight slots with backlog, oldest first; whether any went out."""
+        published = False
+        while self._publish_from(
+            self.config.publish.backlog_batch_size, after_seq=0, up_to=self._live_from, backlog=True
+        ):
+            published = True
+        return published
+
+    def _publish_from(self, limit: int, after_seq: int, up_to: int | None, backlog: bool) -> bool:
+        if backlog and self._backlog_done:
+            return False
+        if len(self._inflight) >= self.config.publish.max_inflight_batches:
+            return False
+        if not self.publisher.connected.is_set():
+            return False
+        batch_id = next(self._batch_ids)
+        readings = self.outbox.take(batch_id, limit, after_seq=after_seq, up_to_seq=up_to)
+        if not readings:
+            # Nothing left below the fresh mark: later ticks need not ask until it moves.
+            self._backlog_done = backlog and not self._inflight_backlog()
+            return False
+        payload = encode_batch(self.outbox.gateway_id, readings, self.config.publish.payload_format)
+        mid = self.publisher.publish_batch(payload)
+        if mid is None:
+            self.outbox.requeue(batch_id)
+            return False
+        self._inflight[mid] = _Batch(batch_id, len(readings), backlog)
+        self.stats.bytes_published += len(payload)
+        return True

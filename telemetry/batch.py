@@ -1,0 +1,79 @@
+"""What decoding a batch yields, whatever its format, and the checks every row passes."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+from telemetry.quantities import QUANTITIES
+from telemetry.reading import Quality, Reading, is_valid_id
+
+MAX_ROWS = 10_000
+# Readings stamped before 2000 or after 2100 come from a clock that was never set.
+MIN_TIME_MS = 946_684_800_000
+MAX_TIME_MS = 4_102_444_800_000
+
+
+class PayloadError(ValueError):
+    """A message that cannot be read as a reading batch at all."""
+
+
+class ForgedPayloadError(PayloadError):
+    """A payload that claims to come from another gateway than the topic it arrived on."""
+
+
+class RowError(ValueError):
+    """One row of a readable batch that must be refused."""
+
+
+@dataclass(frozen=True, slots=True)
+class RejectedRow:
+    """A row of an otherwise readable batch that was refused, and why."""
+
+    index: int
+    reason: str
+
+
+@dataclass(slots=True)
+class DecodedBatch:
+    """What a batch message held: its gateway, the valid readings and the refused rows."""
+
+    gateway_id: str
+    readings: list[Reading] = field(default_factory=list)
+    rejected: list[RejectedRow] = field(default_factory=list)
+
+
+def checked_reading(
+    gateway_id: str,
+    device_id: object,
+    key: object,
+    value: object,
+    time_ms: object,
+    quality: Quality,
+    seq: object,
+    time_trusted: bool,
+) -> Reading:
+    """Build a Reading from decoded fields, or raise RowError naming what is wrong."""
+    if not isinstance(device_id, str) or not is_valid_id(device_id):
+        raise RowError(f"invalid device id {device_id!r}")
+    if not isinstance(key, str) or key not in QUANTITIES:
+        raise RowError(f"unknown quantity {key!r}")
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise RowError(f"value {value!r} is not a finite number")
+    if isinstance(time_ms, bool) or not isinstance(time_ms, int):
+        raise RowError(f"time {time_ms!r} is not an integer of milliseconds")
+    if time_trusted and not MIN_TIME_MS <= time_ms <= MAX_TIME_MS:
+        raise RowError(f"time {time_ms} ms is outside 2000..2100: the clock was not set")
+    if isinstance(seq, bool) or not isinstance(seq, int) or seq < 0:
+        raise RowError(f"sequence number {seq!r} is not a non-negative integer")
+    return Reading(
+        gateway_id=gateway_id,
+        device_id=device_id,
+        quantity=key,
+        value=float(value),
+        unit=QUANTITIES[key].unit,
+        time_ms=time_ms,
+        quality=quality,
+        seq=seq,
+        time_trusted=time_trusted,
+    )
