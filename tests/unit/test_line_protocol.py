@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 
+import pytest
+
 from gateway.validation import classify
-from storage.schema import reading_line
+from storage.schema import HealthError, health_lines, reading_line
 from telemetry.reading import Quality, Reading
 
 
@@ -41,3 +44,44 @@ def test_quality_flags() -> None:
     assert classify("soil_moisture", 95.0) is Quality.SUSPECT  # sensor can, a field hardly does
     assert classify("soil_moisture", 120.0) is Quality.BAD  # no probe reports this
     assert classify("soil_ph", 2.0) is Quality.BAD
+
+
+def test_untrusted_time_goes_to_its_own_measurement() -> None:
+    untrusted = Reading(
+        "gw-1", "soil-1", "soil_moisture", 31.5, "%", 12_345, Quality.GOOD, 42, time_trusted=False
+    )
+    assert reading_line(untrusted, None).startswith("reading_untrusted_time,")
+
+
+def test_health_report_becomes_gateway_and_device_lines() -> None:
+    report = {
+        "time_ms": 1_790_000_000_000,
+        "uptime_s": 3600,
+        "outbox_depth": 12,
+        "waiting_for_clock": 0,
+        "readings_sent": 5000,
+        "readings_thinned": 0,
+        "clock": {"trusted": True, "source": "ntp"},
+        "devices": {
+            "soil-1": {"online": True, "last_ok_ms": 1, "errors": {"bad_crc": 2}},
+            "weather-1": {"online": False, "last_ok_ms": None, "errors": {"no_reply": 7}},
+        },
+        "link": None,
+    }
+    lines = health_lines("gw-1", json.dumps(report).encode())
+    assert lines == [
+        "device_health,device_id=soil-1,gateway_id=gw-1 online=true,errors=2i 1790000000000",
+        "device_health,device_id=weather-1,gateway_id=gw-1 online=false,errors=7i 1790000000000",
+        "gateway_health,gateway_id=gw-1 uptime_s=3600i,outbox_depth=12i,waiting_for_clock=0i,"
+        "readings_sent=5000i,readings_thinned=0i,clock_trusted=true,devices_online=1i,"
+        "devices_offline=1i 1790000000000",
+    ]
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [b"{", b"[]", b'{"time_ms": -1, "clock": {}, "devices": {}}', b'{"time_ms": 1, "clock": 3}'],
+)
+def test_malformed_health_is_refused(payload: bytes) -> None:
+    with pytest.raises(HealthError):
+        health_lines("gw-1", payload)
