@@ -31,20 +31,9 @@ TICK_S = 0.25
 
 
 @dataclass(slots=True)
-class GatewayStats:
-    """Counters a gateway reports about itself."""
+class GatewayStats(ForwarderStats):
+    """The forwarding counters plus each failing device's errors by reason."""
 
-    readings_measured: int = 0
-    readings_sent: int = 0
-    readings_thinned: int = 0
-    readings_dropped: int = 0
-    readings_rebased: int = 0
-    readings_time_flagged: int = 0
-    batches_sent: int = 0
-    batches_refused: int = 0
-    bytes_published: int = 0
-    outbox_depth: int = 0
-    waiting_for_clock: int = 0
     device_errors: dict[str, dict[str, int]] = field(default_factory=dict)
 
 

@@ -87,6 +87,14 @@ def _last_seq(state_dir: Path) -> tuple[int, int]:
         outbox.close()
 
 
+def _everything_arrived(collector: Collector, state_dir: Path) -> None:
+    """The stopped gateway's outbox is empty and every sequence number it gave out arrived."""
+    last_seq, left = _last_seq(state_dir)
+    assert left == 0
+    wait_for(lambda: collector.count() >= last_seq, what="every committed reading")
+    assert_no_gaps(collector.snapshot(), last_seq)
+
+
 def _check_against_emulators(collector: Collector, site: SimulatedSite) -> None:
     readings = collector.snapshot().values()
     checked = assert_readings_match_history(readings, "soil-1", site.soil_history(device_id=1))
@@ -146,10 +154,7 @@ def test_kill_9_while_publishing_loses_nothing(
         wait_for(lambda: collector.count() >= before_restart + 40, what="readings after restart")
         process.send_signal(signal.SIGTERM)  # a clean stop drains the outbox
         assert process.wait(30) == 0
-        last_seq, left = _last_seq(config.state_dir)
-        assert left == 0
-        wait_for(lambda: collector.count() >= last_seq, what="every committed reading")
-        assert_no_gaps(collector.snapshot(), last_seq)
+        _everything_arrived(collector, config.state_dir)
         _check_against_emulators(collector, site)
     finally:
         collector.close()
@@ -178,10 +183,7 @@ def test_broker_stopped_for_a_while_loses_nothing(
     finally:
         gateway.stop()
     try:
-        last_seq, left = _last_seq(config.state_dir)
-        assert left == 0
-        wait_for(lambda: collector.count() >= last_seq, what="every committed reading")
-        assert_no_gaps(collector.snapshot(), last_seq)
+        _everything_arrived(collector, config.state_dir)
         _check_against_emulators(collector, site)
     finally:
         collector.close()
@@ -221,14 +223,74 @@ def test_clock_jumping_forward_when_ntp_arrives_gives_true_times(
     finally:
         gateway.stop()
     try:
-        last_seq, left = _last_seq(config.state_dir)
-        assert left == 0
-        wait_for(lambda: collector.count() >= last_seq, what="every committed reading")
-        readings = collector.snapshot()
-        assert_no_gaps(readings, last_seq)
-        assert all(r.time_trusted for r in readings.values())
+        _everything_arrived(collector, config.state_dir)
+        assert all(r.time_trusted for r in collector.snapshot().values())
         # Held and fresh readings alike carry the time the emulator really sent them.
         _check_against_emulators(collector, site)
         assert gateway.stats().readings_rebased >= 40
+    finally:
+        collector.close()
+
+
+@pytest.fixture
+def usb_site(tmp_path: Path) -> Iterator[SimulatedSite]:
+    """A site whose adapters appear under stable /dev/serial/by-id-like names."""
+    by_id = tmp_path / "serial" / "by-id"
+    by_id.mkdir(parents=True)
+    sim = SimulatedSite(
+        SiteConfig(
+            seed=4,
+            weather_interval_s=0.5,
+            soil_symlink=str(by_id / "usb-FTDI_RS485-if00-port0"),
+            weather_symlink=str(by_id / "usb-Prolific-weather-port0"),
+        )
+    )
+    sim.start()
+    yield sim
+    sim.stop()
+
+
+def test_usb_adapter_removed_and_restored_loses_nothing(
+    stack: Stack, usb_site: SimulatedSite, tmp_path: Path
+) -> None:
+    site = usb_site
+    by_id = tmp_path / "serial" / "by-id"
+    config = _config(stack, site, tmp_path / "state")
+    assert config.modbus[0].port.startswith(str(by_id))  # the gateway only knows the by-id names
+    collector = Collector(stack, GATEWAY_ID)
+    gateway = Gateway(config)
+    gateway.start()
+    try:
+        wait_for(lambda: collector.count() >= 20, what="first readings")
+        site.unplug("soil")
+        wait_for(
+            lambda: (
+                {"port_lost", "port_unavailable"}
+                & gateway.stats().device_errors.get("soil-1", {}).keys()
+            ),
+            what="the lost adapter noticed",
+        )
+        wait_for(
+            lambda: gateway.health_report()["devices"]["soil-1"]["online"] is False,
+            what="soil probe reported offline",
+        )
+        # The other port keeps going.
+        assert gateway.health_report()["devices"]["weather-1"]["online"] is True
+        soil_before = sum(1 for r in collector.snapshot().values() if r.device_id == "soil-1")
+        site.replug("soil")  # back, on another /dev/pts/N behind the same by-id name
+        wait_for(
+            lambda: (
+                sum(1 for r in collector.snapshot().values() if r.device_id == "soil-1")
+                >= soil_before + 14
+            ),
+            timeout=30,
+            what="soil readings after the adapter returned",
+        )
+        assert gateway.health_report()["devices"]["soil-1"]["online"] is True
+    finally:
+        gateway.stop()
+    try:
+        _everything_arrived(collector, config.state_dir)
+        _check_against_emulators(collector, site)
     finally:
         collector.close()
