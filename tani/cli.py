@@ -164,14 +164,33 @@ def sim(
     time_scale: Annotated[float, typer.Option(help="Simulated seconds per real second.")] = 1.0,
     weather_interval: Annotated[float, typer.Option(help="Seconds between weather lines.")] = 10.0,
     seed: int = 1,
+    soil_ids: Annotated[
+        str, typer.Option(help="Modbus unit ids of the soil probes on the bus, e.g. 1,2,3.")
+    ] = "1",
+    jxct: Annotated[
+        str, typer.Option(help="Unit ids that use the JXCT register map instead of 7-in-1.")
+    ] = "",
+    weather_format: Annotated[str, typer.Option(help="wxsta or vaisala_wxt.")] = "wxsta",
+    sdi12: Annotated[
+        str, typer.Option(help="SDI-12 addresses of TEROS-12-like probes, e.g. 0,1 (none: off).")
+    ] = "",
     log_level: LogLevel = "info",
 ) -> None:
-    """Emulated soil probe and weather station on pseudo-terminals; prints their paths."""
+    """Emulated soil probes, weather station (and SDI-12 probes) on ptys; prints their paths."""
     from firmware_sim.site import SiteConfig, run_forever
 
     logs.configure(log_level)
+    units = tuple(int(u) for u in soil_ids.split(",") if u.strip())
     run_forever(
-        SiteConfig(seed=seed, time_scale=time_scale, weather_interval_s=weather_interval),
+        SiteConfig(
+            seed=seed,
+            time_scale=time_scale,
+            weather_interval_s=weather_interval,
+            soil_device_ids=units,
+            soil_maps={int(u): "jxct" for u in jxct.split(",") if u.strip()},
+            weather_format=weather_format,
+            sdi12_addresses=tuple(a.strip() for a in sdi12.split(",") if a.strip()),
+        ),
         print_fn=lambda text: typer.echo(text),
     )
 

@@ -265,16 +265,16 @@ def _replay(
     sample = outbox.take(1, 2000)
     outbox.requeue(1)
     outbox.close()
-    reference_s = _paho_ceiling(stack, creds, sample, total)
-    before = reader.readings
+    reference_s = _paho_ceiling(stack, sample, total)
+    before = reader.by_gateway[GATEWAY_ID]
     text = _gateway_toml(state, stack.mqtt_port, creds, [], 1.0, 60.0)
     started = time.monotonic()
     with _gateway_process(text, work):
-        done = _wait_until(lambda: reader.readings - before >= total, 600)
+        done = _wait_until(lambda: reader.by_gateway[GATEWAY_ID] - before >= total, 600)
         elapsed = time.monotonic() - started
     return {
         "readings": total,
-        "replayed": reader.readings - before,
+        "replayed": reader.by_gateway[GATEWAY_ID] - before,
         "complete": done,
         "seconds": round(elapsed, 2),
         "readings_per_s": round(total / elapsed),
@@ -283,21 +283,22 @@ def _replay(
     }
 
 
-def _paho_ceiling(stack: Stack, creds: MqttCredentials, sample: list[Reading], total: int) -> float:
-    """Seconds a bare paho QoS 1 publisher needs for the same number of 2000-reading payloads."""
-    payload = encode_batch(GATEWAY_ID, sample)
+def _paho_ceiling(stack: Stack, sample: list[Reading], total: int) -> float:
+    """Seconds a bare paho QoS 1 publisher needs for the same number of 2000-reading payloads,
+    waiting for every PUBACK (as the gateway does), under a gateway id of its own."""
+    reference_id = f"{GATEWAY_ID}-ref"
+    creds = stack.add_mqtt_user(reference_id, "gateway")
+    payload = encode_batch(reference_id, sample)
     messages = -(-total // len(sample))
     client = mqtt.Client(
-        mqtt.CallbackAPIVersion.VERSION2, client_id=f"{GATEWAY_ID}-ref", protocol=mqtt.MQTTv5
+        mqtt.CallbackAPIVersion.VERSION2, client_id=reference_id, protocol=mqtt.MQTTv5
     )
     client.username_pw_set(creds.username, creds.password)
     client.max_inflight_messages_set(20)
     client.connect(stack.mqtt_host, stack.mqtt_port)
     client.loop_start()
     started = time.monotonic()
-    infos = [
-        client.publish(readings_topic(f"{GATEWAY_ID}"), payload, qos=1) for _ in range(messages)
-    ]
+    infos = [client.publish(readings_topic(reference_id), payload, qos=1) for _ in range(messages)]
     for info in infos:
         info.wait_for_publish(60)
     elapsed = time.monotonic() - started

@@ -224,6 +224,18 @@ def test_values_the_emulators_produced_arrive_in_influxdb_and_the_api(chain: Cha
         assert _ms(reading["time"]) == newest["time"]
         assert abs(_ms(reading["time"]) / 1000 - time.time()) < 60
 
+    # The gateway's health report (sent as it starts) arrived too, with a line per device.
+    gateway_health = chain.influx.query(
+        'SELECT "outbox_depth" FROM "gateway_health" WHERE "gateway_id" = $gw',
+        {"gw": chain.gateway_id},
+    )
+    assert gateway_health and gateway_health[0].rows()
+    device_health = chain.influx.query(
+        'SELECT "online" FROM "device_health" WHERE "gateway_id" = $gw GROUP BY "device_id"',
+        {"gw": chain.gateway_id},
+    )
+    assert {s.tags["device_id"] for s in device_health} == {"soil-1", "weather-1"}
+
     health = chain.api.get("/healthz")
     assert health.status_code == 200
     assert health.json()["status"] == "ok"
