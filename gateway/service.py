@@ -108,8 +108,7 @@ class Gateway:
         """What the periodic health message says."""
         stats = self.stats()
         state = self.clock.state()
-        return {
-            "time_ms": self.clock.stamp()[0],
+        report: dict[str, object] = {
             "uptime_s": round(time.monotonic() - self._started_mono),
             "outbox_depth": stats.outbox_depth,
             "waiting_for_clock": stats.waiting_for_clock,
@@ -126,6 +125,10 @@ class Gateway:
             },
             "link": link_quality(),
         }
+        if state.trusted:
+            # Without a trusted clock the server's receive time is the better guess.
+            report["time_ms"] = self.clock.stamp()[0]
+        return report
 
     def _publish_stats(self, stats: ForwarderStats) -> None:
         with self._stats_lock:

@@ -93,7 +93,8 @@ def health_lines(gateway_id: str, payload: bytes) -> list[str]:
         raise HealthError(f"not JSON: {exc}") from None
     if not isinstance(report, dict):
         raise HealthError("health report is not a JSON object")
-    time_ms = _count(report, "time_ms")
+    # No time: the gateway's clock was not trusted, InfluxDB stamps the report on arrival.
+    stamp = f" {_count(report, 'time_ms')}" if "time_ms" in report else ""
     clock = report.get("clock")
     devices = report.get("devices", {})
     if not isinstance(clock, dict) or not isinstance(devices, dict):
@@ -113,7 +114,7 @@ def health_lines(gateway_id: str, payload: bytes) -> list[str]:
             raise HealthError(f"errors of device {device_id!r} are not counts")
         lines.append(
             f"{DEVICE_HEALTH},device_id={_escape_tag(device_id)},gateway_id={gateway_tag}"
-            f" online={str(is_online).lower()},errors={sum(errors.values())}i {time_ms}"
+            f" online={str(is_online).lower()},errors={sum(errors.values())}i{stamp}"
         )
     fields = ",".join(
         f"{key}={_count(report, key)}i"
@@ -128,6 +129,6 @@ def health_lines(gateway_id: str, payload: bytes) -> list[str]:
     lines.append(
         f"{GATEWAY_HEALTH},gateway_id={gateway_tag} {fields},"
         f"clock_trusted={str(clock.get('trusted') is True).lower()},"
-        f"devices_online={online}i,devices_offline={len(devices) - online}i {time_ms}"
+        f"devices_online={online}i,devices_offline={len(devices) - online}i{stamp}"
     )
     return lines

@@ -85,3 +85,9 @@ def test_health_report_becomes_gateway_and_device_lines() -> None:
 def test_malformed_health_is_refused(payload: bytes) -> None:
     with pytest.raises(HealthError):
         health_lines("gw-1", payload)
+
+
+def test_health_report_without_a_trusted_time_is_stamped_on_arrival() -> None:
+    report = {"uptime_s": 5, "clock": {"trusted": False, "source": "none"}, "devices": {}}
+    (line,) = health_lines("gw-1", json.dumps(report).encode())
+    assert line.endswith("devices_offline=0i")
