@@ -31,6 +31,9 @@ class MqttSettings(_Section):
     session_expiry_s: int = Field(default=7 * 86400, ge=0)
     # How many unacknowledged messages the broker may hand us at once: the back-pressure knob.
     receive_maximum: int = Field(default=200, ge=1, le=65535)
+    # Workers with the same group share one MQTT v5 shared subscription ($share/<group>/...):
+    # the broker gives each message to one of them. Each worker needs its own client_id.
+    shared_group: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_-]+$")
 
 
 class InfluxSettings(_Section):
@@ -63,6 +66,13 @@ class IngestConfig(BaseSettings):
     registry_url: str = "sqlite:///.tani/registry.sqlite3"
     deadletters_path: Path = Path(".tani/deadletters.sqlite3")
     placement_refresh_s: float = Field(default=30.0, gt=0)
+    # Prometheus metrics on http://metrics_host:metrics_port/metrics; 0 picks a free port,
+    # None serves none.
+    metrics_host: str = "127.0.0.1"
+    metrics_port: int | None = Field(default=None, ge=0, le=65535)
+    # How often the sequence-gap audit queries InfluxDB, and over how much recent time.
+    gap_audit_s: float = Field(default=60.0, gt=0)
+    gap_window_h: float = Field(default=24.0, gt=0)
 
     @classmethod
     def settings_customise_sources(

@@ -23,6 +23,13 @@ from telemetry.topics import ALL_HEALTH, ALL_READINGS, ALL_STATUS
 
 log = logging.getLogger(__name__)
 
+TOPICS = (ALL_READINGS, ALL_STATUS, ALL_HEALTH)
+
+
+def subscription(topic: str, shared_group: str | None) -> str:
+    """The filter to subscribe to: shared among a group's workers, or this worker's alone."""
+    return f"$share/{shared_group}/{topic}" if shared_group else topic
+
 
 @dataclass(frozen=True, slots=True)
 class InboundMessage:
@@ -98,7 +105,7 @@ class MqttConsumer:
             extra={"session_present": flags.session_present, "client_id": self._settings.client_id},
         )
         # Subscribing again is harmless when the session was kept, and needed when it was not.
-        client.subscribe([(ALL_READINGS, 1), (ALL_STATUS, 1), (ALL_HEALTH, 1)])
+        client.subscribe([(subscription(t, self._settings.shared_group), 1) for t in TOPICS])
         self.connected.set()
 
     def _on_disconnect(

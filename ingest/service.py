@@ -23,8 +23,10 @@ from sqlalchemy.exc import SQLAlchemyError
 from ingest.config import IngestConfig
 from ingest.consumer import InboundMessage, MqttConsumer
 from ingest.deadletters import DeadLetters
+from ingest.metrics import IngestMetrics
+from ingest.sequences import DuplicateCounter, SequenceAudit, audit
 from registry.store import DevicePlacement, Registry
-from storage.influx import InfluxDB, InfluxRejected, InfluxUnavailable
+from storage.influx import InfluxDB, InfluxError, InfluxRejected, InfluxUnavailable
 from storage.schema import HealthError, health_lines, reading_line
 from telemetry.codec import ForgedPayloadError, PayloadError, decode_batch
 from telemetry.topics import HEALTH, STATUS, TopicError, parse_topic
@@ -37,9 +39,11 @@ class IngestStats:
     """Counters ingest reports about itself."""
 
     messages_received: int = 0
+    messages_acked: int = 0
     readings_written: int = 0
     batches_written: int = 0
     readings_rejected: int = 0
+    duplicate_readings: int = 0
     dead_letters: int = 0
     write_retries: int = 0
     rejected_by_reason: dict[str, int] = field(default_factory=dict)
@@ -49,6 +53,7 @@ class IngestStats:
 class _Handled:
     message: InboundMessage
     lines: list[str]
+    readings: int = 0
 
 
 class Ingest:
@@ -72,9 +77,18 @@ class Ingest:
         self._lock = threading.Lock()
         self._stopping = threading.Event()
         self._writer = threading.Thread(target=self._run, name="ingest-writer", daemon=True)
+        self._duplicates = DuplicateCounter()
+        self._audits: dict[str, SequenceAudit] = {}
+        self._audit_at = float("-inf")
+        self.metrics = IngestMetrics(self.stats, lambda: self._audits)
 
     def start(self) -> None:
-        """Connect to the broker and start writing."""
+        """Connect to the broker, start writing, serve /metrics if configured."""
+        if self.config.metrics_port is not None:
+            port = self.metrics.serve(self.config.metrics_host, self.config.metrics_port)
+            log.info(
+                "metrics served", extra={"url": f"http://{self.config.metrics_host}:{port}/metrics"}
+            )
         self._consumer.start()
         self._writer.start()
 
@@ -83,6 +97,7 @@ class Ingest:
         self._stopping.set()
         self._writer.join()
         self._consumer.stop()
+        self.metrics.close()
         self._influx.close()
         self._deadletters.close()
         self._registry.close()
@@ -96,13 +111,15 @@ class Ingest:
         if not self._until_written(self._influx.ensure_database):
             return
         while not self._stopping.is_set():
+            self._audit_sequences()
             batch = self._collect()
             if not batch:
                 continue
             lines = [line for handled in batch for line in handled.lines]
             try:
-                complete = self._until_written(self._influx.write_lines, lines)
-                written = len(lines) if complete else 0
+                with self.metrics.write_seconds.time():
+                    complete = self._until_written(self._influx.write_lines, lines)
+                written = [h for h in batch if h.lines] if complete else []
             except InfluxRejected:
                 complete, written = self._write_one_by_one(batch)
             if not complete:
@@ -110,8 +127,19 @@ class Ingest:
             for handled in batch:
                 self._consumer.ack(handled.message)
             with self._lock:
-                self._stats.readings_written += written
+                self._stats.messages_acked += len(batch)
+                self._stats.readings_written += sum(h.readings for h in written)
                 self._stats.batches_written += 1
+
+    def _audit_sequences(self) -> None:
+        now = time.monotonic()
+        if now - self._audit_at < self.config.gap_audit_s:
+            return
+        self._audit_at = now
+        try:
+            self._audits = audit(self._influx, self.config.gap_window_h)
+        except InfluxError as exc:
+            log.warning(f"sequence audit skipped: {exc}")
 
     def _collect(self) -> list[_Handled]:
         """Messages until the batch is full or the oldest has waited ``max_delay_s``."""
@@ -173,7 +201,11 @@ class Ingest:
         lines = [
             reading_line(r, placements.get((r.gateway_id, r.device_id))) for r in batch.readings
         ]
-        return _Handled(message, lines)
+        duplicates = sum(self._duplicates.seen_before(r.gateway_id, r.seq) for r in batch.readings)
+        if duplicates:
+            with self._lock:
+                self._stats.duplicate_readings += duplicates
+        return _Handled(message, lines, len(lines))
 
     def _dead(
         self, message: InboundMessage, reason: str, detail: str, gateway_id: str | None = None
@@ -203,18 +235,18 @@ class Ingest:
             self._placements_at = now
         return self._placements
 
-    def _write_one_by_one(self, batch: list[_Handled]) -> tuple[bool, int]:
+    def _write_one_by_one(self, batch: list[_Handled]) -> tuple[bool, list[_Handled]]:
         """InfluxDB refused a batch: find the message(s) to blame, keep the rest.
 
-        Returns whether every message was settled (written or dead-lettered) and how many
-        readings were written.
+        Returns whether every message was settled (written or dead-lettered) and the ones
+        written.
         """
-        written = 0
+        written: list[_Handled] = []
         for handled in batch:
             try:
                 if not self._until_written(self._influx.write_lines, handled.lines):
                     return False, written
-                written += len(handled.lines)
+                written.append(handled)
             except InfluxRejected as exc:
                 self._dead(handled.message, "influx_rejected", str(exc))
         return True, written

@@ -63,10 +63,11 @@ class SiteFile(_Entry):
 
 @dataclass(frozen=True, slots=True)
 class DevicePlacement:
-    """Field and village of one device."""
+    """Field, village and the field's crop, of one device."""
 
     field_id: str
     village_id: str
+    crop: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,11 +130,11 @@ class Registry:
 
     def placements(self) -> dict[tuple[str, str], DevicePlacement]:
         """{(gateway_id, device_id): placement} of every placed device."""
-        query = select(Device.gateway_id, Device.id, Field.id, Field.village_id).join(
+        query = select(Device.gateway_id, Device.id, Field.id, Field.village_id, Field.crop).join(
             Field, Device.field_id == Field.id
         )
         with Session(self.engine) as session:
-            return {(g, d): DevicePlacement(f, v) for g, d, f, v in session.execute(query)}
+            return {(g, d): DevicePlacement(f, v, c) for g, d, f, v, c in session.execute(query)}
 
     def field(self, field_id: str) -> FieldInfo | None:
         """One field, or None if the registry has no such field."""

@@ -3,8 +3,8 @@
 One measurement, ``reading``:
 
 - tags: ``gateway_id``, ``device_id``, ``quantity`` and, when the registry places the device,
-  ``field_id`` and ``village_id``. All are registry identifiers (bounded cardinality); sequence
-  numbers and free text never become tags.
+  ``field_id``, ``village_id`` and the field's ``crop``. All come from the registry (bounded
+  cardinality); sequence numbers and free text never become tags.
 - fields: ``value`` (float, in the catalogue unit of the quantity), ``quality`` (string:
   good/suspect/bad), ``seq`` (integer, the gateway's sequence number).
 - time: the reading's own time, millisecond precision.
@@ -45,6 +45,9 @@ class Placement(Protocol):
     @property
     def village_id(self) -> str: ...
 
+    @property
+    def crop(self) -> str | None: ...
+
 
 def _escape_tag(text: str) -> str:
     return text.replace("\\", "\\\\").replace(",", "\\,").replace("=", "\\=").replace(" ", "\\ ")
@@ -64,6 +67,8 @@ def reading_line(reading: Reading, placement: Placement | None) -> str:
     if placement is not None:
         tags["field_id"] = placement.field_id
         tags["village_id"] = placement.village_id
+        if placement.crop:
+            tags["crop"] = placement.crop
     tag_text = ",".join(f"{k}={_escape_tag(v)}" for k, v in sorted(tags.items()))
     fields = (
         f"value={reading.value!r},"

@@ -16,15 +16,17 @@ from telemetry.reading import Quality, Reading
 class _Place:
     field_id: str
     village_id: str
+    crop: str | None = None
 
 
 READING = Reading("gw-1", "soil-1", "soil_moisture", 31.5, "%", 1_790_000_000_123, Quality.GOOD, 42)
 
 
 def test_line_has_sorted_tags_typed_fields_and_millisecond_time() -> None:
-    assert reading_line(READING, _Place("sawah-1", "bumi-agung")) == (
-        "reading,device_id=soil-1,field_id=sawah-1,gateway_id=gw-1,quantity=soil_moisture,"
-        'village_id=bumi-agung value=31.5,quality="good",seq=42i 1790000000123'
+    assert reading_line(READING, _Place("sawah-1", "bumi-agung", "padi")) == (
+        "reading,crop=padi,device_id=soil-1,field_id=sawah-1,gateway_id=gw-1,"
+        'quantity=soil_moisture,village_id=bumi-agung value=31.5,quality="good",seq=42i '
+        "1790000000123"
     )
 
 

@@ -1,0 +1,94 @@
+"""Prometheus metrics of an ingest worker, served on /metrics.
+
+Counters are read from the worker's own stats at scrape time (one source of truth); write
+latency is a histogram observed as writes happen; missing readings per gateway come from the
+sequence audit.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING
+
+from prometheus_client import CollectorRegistry, Histogram, start_http_server
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+from prometheus_client.registry import Collector
+
+from ingest.sequences import SequenceAudit
+
+if TYPE_CHECKING:
+    from ingest.service import IngestStats
+
+
+class _StatsCollector(Collector):
+    def __init__(
+        self,
+        stats: Callable[[], IngestStats],
+        audits: Callable[[], dict[str, SequenceAudit]],
+    ) -> None:
+        self._stats = stats
+        self._audits = audits
+
+    def collect(self) -> Iterator[CounterMetricFamily | GaugeMetricFamily]:
+        s = self._stats()
+        for name, value, text in (
+            ("messages", s.messages_received, "MQTT messages received"),
+            ("readings_written", s.readings_written, "readings written to InfluxDB"),
+            ("batches", s.batches_written, "InfluxDB write batches"),
+            ("readings_rejected", s.readings_rejected, "readings refused by validation"),
+            ("duplicate_readings", s.duplicate_readings, "readings received again"),
+            ("write_retries", s.write_retries, "InfluxDB writes retried"),
+        ):
+            yield CounterMetricFamily(f"tani_ingest_{name}", text, value=value)
+        dead = CounterMetricFamily(
+            "tani_ingest_dead_letters", "messages set aside, by reason", labels=["reason"]
+        )
+        for reason, count in sorted(s.rejected_by_reason.items()):
+            dead.add_metric([reason], count)
+        yield dead
+        yield GaugeMetricFamily(
+            "tani_ingest_backlog_messages",
+            "messages received and not yet acknowledged",
+            value=s.messages_received - s.messages_acked,
+        )
+        missing = GaugeMetricFamily(
+            "tani_ingest_missing_readings",
+            "sequence numbers of a gateway's recent span with no stored reading",
+            labels=["gateway_id"],
+        )
+        for gateway_id, audit in sorted(self._audits().items()):
+            missing.add_metric([gateway_id], audit.missing)
+        yield missing
+
+
+class IngestMetrics:
+    """The registry of one worker, and its HTTP endpoint once served."""
+
+    def __init__(
+        self,
+        stats: Callable[[], IngestStats],
+        audits: Callable[[], dict[str, SequenceAudit]],
+    ) -> None:
+        self.registry = CollectorRegistry()
+        self.registry.register(_StatsCollector(stats, audits))
+        self.write_seconds = Histogram(
+            "tani_ingest_write_seconds",
+            "time to write one batch to InfluxDB",
+            buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+            registry=self.registry,
+        )
+        self._server = None
+        self.port: int | None = None
+
+    def serve(self, host: str, port: int) -> int:
+        """Serve /metrics; returns the port (useful when ``port`` is 0)."""
+        server, _thread = start_http_server(port, host, registry=self.registry)
+        self._server = server
+        self.port = server.server_port
+        return self.port
+
+    def close(self) -> None:
+        """Stop serving."""
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
