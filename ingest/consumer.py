@@ -83,10 +83,20 @@ class MqttConsumer:
         if message.qos > 0:
             self._client.ack(message.mid, message.qos)
 
-    def stop(self) -> None:
-        """Disconnect; unacknowledged messages stay in the broker's session."""
+    def unsubscribe(self) -> None:
+        """Ask the broker for no more messages (a shared worker leaving its group)."""
+        self._client.unsubscribe([subscription(t, self._settings.shared_group) for t in TOPICS])
+
+    def stop(self, end_session: bool = False) -> None:
+        """Disconnect. Unacknowledged messages stay in the broker's session, unless
+        ``end_session``: then the session ends with the connection, and Mosquitto stops
+        setting aside a share of a shared subscription for this worker."""
         self._stopping = True
-        self._client.disconnect()
+        properties = None
+        if end_session:
+            properties = Properties(PacketTypes.DISCONNECT)
+            properties.SessionExpiryInterval = 0
+        self._client.disconnect(properties=properties)
         self._client.loop_stop()
 
     def _on_connect(

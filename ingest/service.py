@@ -92,15 +92,43 @@ class Ingest:
         self._consumer.start()
         self._writer.start()
 
-    def stop(self) -> None:
-        """Finish the batch in hand, then disconnect; unwritten messages stay with the broker."""
+    def stop(self, drain_timeout_s: float = 15.0) -> None:
+        """Stop cleanly.
+
+        A lone worker finishes the batch in hand and disconnects; what it has not written stays
+        in its persistent session at the broker until it returns. A worker of a shared group
+        hands its share to the others: it unsubscribes, writes and acknowledges what it already
+        received, and ends its session, since Mosquitto otherwise keeps setting aside a share
+        for it while it is away. (Stopping the last worker of a group this way leaves nobody
+        subscribed: stop the group's workers one at a time and keep one running.)
+        """
+        shared = self.config.mqtt.shared_group is not None
+        if shared and self._writer.is_alive():
+            self._consumer.unsubscribe()
+            self._wait_drained(drain_timeout_s)
         self._stopping.set()
         self._writer.join()
-        self._consumer.stop()
+        self._consumer.stop(end_session=shared)
         self.metrics.close()
         self._influx.close()
         self._deadletters.close()
         self._registry.close()
+
+    def _wait_drained(self, timeout_s: float) -> None:
+        """Until everything received is acknowledged and nothing new came for a moment."""
+        deadline = time.monotonic() + timeout_s
+        quiet_since = time.monotonic()
+        while time.monotonic() < deadline:
+            stats = self.stats()
+            if (
+                stats.messages_received != stats.messages_acked
+                or not self._consumer.messages.empty()
+            ):
+                quiet_since = time.monotonic()
+            elif time.monotonic() - quiet_since > 0.5:
+                return
+            time.sleep(0.05)
+        log.warning("stopping with messages not yet written; the broker keeps them")
 
     def stats(self) -> IngestStats:
         """A copy of the counters."""

@@ -1,0 +1,336 @@
+"""Ingest loses nothing and writes nothing twice, whatever happens around it.
+
+Real Mosquitto and influxd; gateway batches published with the gateway's own credentials at a
+steady pace from a thread; ingest in-process or, where the test kills it, as its own process.
+Every published reading has a distinct (series, time), so "no loss, no duplicates" means: the
+points InfluxDB holds are exactly the published readings, one point each.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import paho.mqtt.client as mqtt
+import pytest
+
+from ingest.config import BatchSettings, InfluxSettings, IngestConfig, MqttSettings
+from ingest.deadletters import DeadLetters
+from ingest.service import Ingest
+from storage.influx import InfluxDB, InfluxRejected
+from tani.stack import Stack
+from telemetry.codec import encode_batch
+from telemetry.reading import Quality, Reading
+from telemetry.topics import readings_topic
+from tests.integration.support import wait_for
+
+pytestmark = pytest.mark.integration
+
+_run = itertools.count()
+T0 = 1_790_000_000_000
+
+
+@dataclass
+class Stream:
+    """Publishes batches of distinct readings as gateway ``gateway_id`` until stopped."""
+
+    stack: Stack
+    gateway_id: str
+    batch: int = 50
+    interval_s: float = 0.02
+    published: dict[int, float] = field(default_factory=dict)
+    _stop: threading.Event = field(default_factory=threading.Event)
+    _thread: threading.Thread | None = None
+
+    def __post_init__(self) -> None:
+        creds = self.stack.add_mqtt_user(self.gateway_id, "gateway")
+        self._client = mqtt.Client(
+            mqtt.CallbackAPIVersion.VERSION2, client_id=self.gateway_id, protocol=mqtt.MQTTv5
+        )
+        self._client.username_pw_set(creds.username, creds.password)
+        self._client.connect(self.stack.mqtt_host, self.stack.mqtt_port)
+        self._client.loop_start()
+        self._seq = itertools.count(1)
+
+    def readings(self, n: int) -> list[Reading]:
+        rows = []
+        for _ in range(n):
+            seq = next(self._seq)
+            rows.append(
+                Reading(
+                    self.gateway_id,
+                    "soil-1",
+                    "soil_moisture",
+                    20 + (seq % 400) / 10,
+                    "%",
+                    T0 + seq * 1000,
+                    Quality.GOOD,
+                    seq,
+                )
+            )
+        return rows
+
+    def publish(self, rows: list[Reading]) -> None:
+        info = self._client.publish(
+            readings_topic(self.gateway_id), encode_batch(self.gateway_id, rows), qos=1
+        )
+        info.wait_for_publish(10)
+        self.published.update((r.seq, r.value) for r in rows)
+
+    def start(self) -> None:
+        def run() -> None:
+            while not self._stop.is_set():
+                self.publish(self.readings(self.batch))
+                self._stop.wait(self.interval_s)
+
+        self._thread = threading.Thread(target=run, daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread:
+            self._thread.join()
+        self._client.disconnect()
+        self._client.loop_stop()
+
+
+def _stored(influx: InfluxDB, gateway_id: str) -> dict[int, float]:
+    try:
+        series = influx.query(
+            'SELECT "seq", "value" FROM "reading" WHERE "gateway_id" = $gw', {"gw": gateway_id}
+        )
+    except InfluxRejected as exc:
+        if "database not found" in str(exc):
+            return {}  # ingest has not created it yet
+        raise
+    points = [row for s in series for row in s.rows()]
+    stored = {int(p["seq"]): p["value"] for p in points}
+    assert len(stored) == len(points), "a reading was stored as two points"
+    return stored
+
+
+def _assert_exactly_once(influx: InfluxDB, stream: Stream, timeout: float = 60) -> None:
+    wait_for(
+        lambda: len(_stored(influx, stream.gateway_id)) >= len(stream.published),
+        timeout=timeout,
+        what=f"{len(stream.published)} readings stored",
+    )
+    assert _stored(influx, stream.gateway_id) == stream.published
+
+
+def _start_when_subscribed(stream: Stream, influx: InfluxDB) -> None:
+    """Messages published before ingest first subscribed are nobody's: a probe gateway of its
+    own publishes until ingest stores one of its readings, then the stream starts."""
+    probe = Stream(stream.stack, f"{stream.gateway_id}-probe")
+    try:
+        deadline = time.monotonic() + 30
+        while not _stored(influx, probe.gateway_id):
+            assert time.monotonic() < deadline, "ingest never subscribed"
+            probe.publish(probe.readings(1))
+            time.sleep(0.2)
+    finally:
+        probe.stop()
+    stream.start()
+
+
+def _config(stack: Stack, tmp_path: Path, database: str, **mqtt: object) -> IngestConfig:
+    creds = stack.add_mqtt_user("ingest-rel", "service")
+    return IngestConfig(
+        mqtt=MqttSettings(
+            host=stack.mqtt_host,
+            port=stack.mqtt_port,
+            username=creds.username,
+            password=creds.password,
+            **mqtt,
+        ),
+        influx=InfluxSettings(url=stack.influx_url, database=database),
+        batch=BatchSettings(max_delay_s=0.1, retry_max_s=2.0),
+        registry_url=f"sqlite:///{tmp_path / 'registry.sqlite3'}",
+        deadletters_path=tmp_path / "deadletters.sqlite3",
+    )
+
+
+@pytest.fixture
+def names() -> tuple[str, str, str]:
+    run = next(_run)
+    return f"gw-rel-{run}", f"rel_{run}", f"ingest-rel-{run}"
+
+
+def test_influxdb_stopped_and_restarted_mid_stream(
+    private_stack: Stack, tmp_path: Path, names: tuple[str, str, str]
+) -> None:
+    gateway_id, database, client_id = names
+    private_stack.up()
+    ingest = Ingest(_config(private_stack, tmp_path, database, client_id=client_id))
+    ingest.start()
+    stream = Stream(private_stack, gateway_id)
+    influx = InfluxDB(private_stack.influx_url, database)
+    _start_when_subscribed(stream, influx)
+    try:
+        wait_for(lambda: len(_stored(influx, gateway_id)) > 200, what="first readings stored")
+        influxd = private_stack.status().influxd.pid
+        os.kill(influxd, signal.SIGTERM)
+        wait_for(lambda: ingest.stats().write_retries >= 2, what="writes failing")
+        time.sleep(2)  # InfluxDB stays down while readings keep coming
+        private_stack.up()  # starts influxd again
+        time.sleep(1)
+    finally:
+        stream.stop()
+    try:
+        _assert_exactly_once(influx, stream)
+    finally:
+        ingest.stop()
+        influx.close()
+
+
+def _ingest_process(config: IngestConfig, path: Path) -> subprocess.Popen[bytes]:
+    m, i = config.mqtt, config.influx
+    path.write_text(
+        f"""registry_url = "{config.registry_url}"
+deadletters_path = "{config.deadletters_path}"
+[mqtt]
+host = "{m.host}"
+port = {m.port}
+username = "{m.username}"
+password = "{m.password}"
+client_id = "{m.client_id}"
+[influx]
+url = "{i.url}"
+database = "{i.database}"
+[batch]
+max_delay_s = 0.1
+"""
+    )
+    return subprocess.Popen(
+        [sys.executable, "-c", "from tani.cli import app; app()", "ingest", "-c", str(path)],
+        stderr=path.with_suffix(".log").open("ab"),
+    )
+
+
+def test_ingest_killed_mid_batch_and_restarted(
+    stack: Stack, tmp_path: Path, names: tuple[str, str, str]
+) -> None:
+    gateway_id, database, client_id = names
+    config = _config(stack, tmp_path, database, client_id=client_id)
+    process = _ingest_process(config, tmp_path / "ingest.toml")
+    stream = Stream(stack, gateway_id, batch=200, interval_s=0.005)
+    influx = InfluxDB(stack.influx_url, database)
+    _start_when_subscribed(stream, influx)
+    try:
+        wait_for(lambda: len(_stored(influx, gateway_id)) > 2000, what="first readings stored")
+        process.send_signal(signal.SIGKILL)
+        process.wait()
+        time.sleep(1)  # readings keep coming while ingest is dead
+        process = _ingest_process(config, tmp_path / "ingest.toml")
+        time.sleep(1)
+    finally:
+        stream.stop()
+    try:
+        _assert_exactly_once(influx, stream)
+    finally:
+        process.terminate()
+        process.wait(30)
+        influx.close()
+
+
+def test_two_workers_share_the_stream_and_one_stops(
+    stack: Stack, tmp_path: Path, names: tuple[str, str, str]
+) -> None:
+    gateway_id, database, client_id = names
+    for n in range(2):
+        (tmp_path / str(n)).mkdir()
+    workers = [
+        Ingest(
+            _config(
+                stack,
+                tmp_path / str(n),
+                database,
+                client_id=f"{client_id}-{n}",
+                shared_group=f"group-{database}",
+            )
+        )
+        for n in range(2)
+    ]
+    for worker in workers:
+        worker.start()
+    stream = Stream(stack, gateway_id)
+    influx = InfluxDB(stack.influx_url, database)
+    _start_when_subscribed(stream, influx)
+    try:
+        wait_for(
+            lambda: all(w.stats().readings_written > 100 for w in workers),
+            what="both workers writing",
+        )
+        workers[0].stop()
+        stopped_at = workers[1].stats().readings_written
+        wait_for(
+            lambda: workers[1].stats().readings_written > stopped_at + 500,
+            what="the other worker taking the whole stream",
+        )
+    finally:
+        stream.stop()
+    try:
+        _assert_exactly_once(influx, stream)
+    finally:
+        workers[1].stop()
+        influx.close()
+
+
+def test_mixed_stream_keeps_valid_readings_and_sets_aside_the_rest(
+    stack: Stack, tmp_path: Path, names: tuple[str, str, str]
+) -> None:
+    gateway_id, database, client_id = names
+    config = _config(stack, tmp_path, database, client_id=client_id)
+    ingest = Ingest(config)
+    ingest.start()
+    stream = Stream(stack, gateway_id)
+    influx = InfluxDB(stack.influx_url, database)
+    try:
+        stream.publish(stream.readings(10))
+        stream._client.publish(readings_topic(gateway_id), b"\x02\x00garbage", qos=1)
+        # A JSON payload that claims to come from another gateway.
+        forged = encode_batch("gw-other", stream.readings(1), "json")
+        stream._client.publish(readings_topic(gateway_id), forged, qos=1).wait_for_publish(5)
+        bad_row = json.dumps(
+            {"v": 1, "gw": gateway_id, "r": [["soil-1", "soil_moisture", "wet", "%", T0, "g", 9]]}
+        ).encode()
+        stream._client.publish(readings_topic(gateway_id), bad_row, qos=1).wait_for_publish(5)
+        stream.publish(stream.readings(10))
+        _assert_exactly_once(influx, stream)
+        wait_for(lambda: ingest.stats().dead_letters == 3, what="three dead letters")
+    finally:
+        stream.stop()
+        ingest.stop()
+        influx.close()
+    letters = DeadLetters(config.deadletters_path)
+    try:
+        reasons = sorted(letter.reason for letter in letters.latest())
+    finally:
+        letters.close()
+    assert reasons == ["forged_gateway", "invalid_readings", "malformed_payload"]
+    listed = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "from tani.cli import app; app()",
+            "deadletters",
+            "--path",
+            str(config.deadletters_path),
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert [json.loads(line)["reason"] for line in listed.stdout.splitlines()] == [
+        "invalid_readings",
+        "forged_gateway",
+        "malformed_payload",
+    ]
