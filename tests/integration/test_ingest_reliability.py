@@ -19,6 +19,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import httpx
 import paho.mqtt.client as mqtt
 import pytest
 
@@ -94,10 +95,14 @@ class Stream:
         self._thread = threading.Thread(target=run, daemon=True)
         self._thread.start()
 
-    def stop(self) -> None:
+    def halt(self) -> None:
+        """Stop the steady stream; single publishes still work."""
         self._stop.set()
         if self._thread:
             self._thread.join()
+
+    def stop(self) -> None:
+        self.halt()
         self._client.disconnect()
         self._client.loop_stop()
 
@@ -334,3 +339,40 @@ def test_mixed_stream_keeps_valid_readings_and_sets_aside_the_rest(
         "forged_gateway",
         "malformed_payload",
     ]
+
+
+def test_metrics_endpoint_reports_what_happened(
+    stack: Stack, tmp_path: Path, names: tuple[str, str, str]
+) -> None:
+    gateway_id, database, client_id = names
+    config = _config(stack, tmp_path, database, client_id=client_id)
+    # The stream's readings are dated weeks back: audit a long window.
+    config = config.model_copy(
+        update={"metrics_port": 0, "gap_audit_s": 0.2, "gap_window_h": 24 * 365}
+    )
+    ingest = Ingest(config)
+    ingest.start()
+    stream = Stream(stack, gateway_id)
+    influx = InfluxDB(stack.influx_url, database)
+    try:
+        _start_when_subscribed(stream, influx)
+        stream.halt()
+        stream.publish(stream.readings(3))
+        next(stream._seq)  # one reading the gateway "lost"
+        stream.publish(stream.readings(3))
+        _assert_exactly_once(influx, stream)
+        url = f"http://127.0.0.1:{ingest.metrics.port}/metrics"
+
+        def audited() -> str | None:
+            body = httpx.get(url).text
+            return body if f'missing_readings{{gateway_id="{gateway_id}"}} 1' in body else None
+
+        text = wait_for(audited, what="the sequence audit in the metrics")
+    finally:
+        stream.stop()
+        ingest.stop()
+        influx.close()
+    assert "tani_ingest_readings_written_total" in text
+    assert "tani_ingest_write_seconds_bucket" in text
+    assert "tani_ingest_backlog_messages" in text
+    assert f'tani_ingest_missing_readings{{gateway_id="{gateway_id}"}} 1.0' in text
