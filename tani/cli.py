@@ -341,3 +341,33 @@ def bench_gateway(
             backlog_days=backlog_days,
         )
     )
+
+
+@bench_app.command("ingest")
+def bench_ingest(
+    readings: Annotated[int, typer.Option(min=1, help="Readings of each burst run.")] = 1_000_000,
+    rate: Annotated[float, typer.Option(min=1, help="Readings/s of the latency runs.")] = 2000.0,
+    seconds: Annotated[float, typer.Option(min=1, help="How long each latency run is.")] = 30.0,
+    batch: Annotated[int, typer.Option(min=1, help="Readings per message in bursts.")] = 500,
+    latency_batch: Annotated[
+        int, typer.Option(min=1, help="Readings per message in latency runs.")
+    ] = 100,
+    gateways: Annotated[int, typer.Option(min=1, help="Simulated gateways.")] = 8,
+) -> None:
+    """Ingest throughput vs InfluxDB's raw ceiling, latency, 1 and 2 workers (JSON)."""
+    from tani.bench.ingest import main_json
+
+    logs.configure("WARNING")
+    try:
+        result = main_json(
+            readings=readings,
+            rate=rate,
+            seconds=seconds,
+            batch=batch,
+            latency_batch=latency_batch,
+            gateways=gateways,
+        )
+    except ValueError as exc:
+        typer.echo(f"bench ingest: {exc}", err=True)
+        raise typer.Exit(2) from None
+    typer.echo(result)
