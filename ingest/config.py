@@ -11,6 +11,8 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
+from storage.rollups import DURATION_PATTERN
+
 
 class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid")
@@ -37,12 +39,25 @@ class MqttSettings(_Section):
 
 
 class InfluxSettings(_Section):
-    """Where readings are written."""
+    """Where readings are written: InfluxDB 1.x, 2.x or 3.x (``/ping`` says which)."""
 
     url: str = "http://127.0.0.1:8086"
+    # The InfluxQL database every query names (on 2.x through a DBRP mapping, on 3.x itself).
     database: str = "tani"
     username: str | None = None
     password: str | None = None
+    # 2.x/3.x API token; on 1.8 it defaults to "username:password".
+    token: str | None = None
+    org: str | None = None  # 2.x only
+    bucket: str | None = None  # default: the database (1.8: "database/rp")
+    # Create database, retention policies and continuous queries (1.x), or buckets and DBRP
+    # mappings (2.x), at start-up. Turn off when the token may only write.
+    create: bool = True
+    # How long raw readings stay (e.g. "400d"); unset leaves the server's retention alone.
+    retention: str | None = Field(default=None, pattern=DURATION_PATTERN)
+    rollup_retention: str = Field(default="INF", pattern=DURATION_PATTERN)
+    # Where daily rollups start: local midnight (WIB 7, WITA 8, WIT 9).
+    utc_offset_h: int = Field(default=7, ge=-12, le=14)
 
 
 class BatchSettings(_Section):

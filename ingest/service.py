@@ -26,8 +26,10 @@ from ingest.deadletters import DeadLetters
 from ingest.metrics import IngestMetrics
 from ingest.sequences import DuplicateCounter, SequenceAudit, audit
 from registry.store import DevicePlacement, Registry
-from storage.influx import InfluxDB, InfluxError, InfluxRejected, InfluxUnavailable
+from storage.influx import InfluxError, InfluxRejected, InfluxUnavailable
+from storage.rollups import StorageLayout
 from storage.schema import HealthError, health_lines, reading_line
+from storage.writers import InfluxWriter
 from telemetry.codec import ForgedPayloadError, PayloadError, decode_batch
 from telemetry.topics import HEALTH, STATUS, TopicError, parse_topic
 
@@ -62,11 +64,21 @@ class Ingest:
     def __init__(self, config: IngestConfig) -> None:
         self.config = config
         self._consumer = MqttConsumer(config.mqtt)
-        self._influx = InfluxDB(
-            config.influx.url,
-            config.influx.database,
-            username=config.influx.username,
-            password=config.influx.password,
+        influx = config.influx
+        # Any InfluxDB: the writer asks /ping which API to write through.
+        self._influx = InfluxWriter(
+            influx.url,
+            influx.database,
+            username=influx.username,
+            password=influx.password,
+            token=influx.token,
+            org=influx.org,
+            bucket=influx.bucket,
+            layout=StorageLayout(
+                raw_retention=influx.retention,
+                rollup_retention=influx.rollup_retention,
+                utc_offset_h=influx.utc_offset_h,
+            ),
         )
         self._registry = Registry(config.registry_url)
         self._deadletters = DeadLetters(config.deadletters_path)
@@ -76,6 +88,9 @@ class Ingest:
         self._reasons: Counter[str] = Counter()
         self._lock = threading.Lock()
         self._stopping = threading.Event()
+        # Decoding the next batch overlaps with writing the previous one: one batch in between.
+        self._ready: queue.Queue[list[_Handled]] = queue.Queue(maxsize=1)
+        self._decoder = threading.Thread(target=self._decode, name="ingest-decoder", daemon=True)
         self._writer = threading.Thread(target=self._run, name="ingest-writer", daemon=True)
         self._duplicates = DuplicateCounter()
         self._audits: dict[str, SequenceAudit] = {}
@@ -90,6 +105,7 @@ class Ingest:
                 "metrics served", extra={"url": f"http://{self.config.metrics_host}:{port}/metrics"}
             )
         self._consumer.start()
+        self._decoder.start()
         self._writer.start()
 
     def stop(self, drain_timeout_s: float = 15.0) -> None:
@@ -107,6 +123,7 @@ class Ingest:
             self._consumer.unsubscribe()
             self._wait_drained(drain_timeout_s)
         self._stopping.set()
+        self._decoder.join()
         self._writer.join()
         self._consumer.stop(end_session=shared)
         self.metrics.close()
@@ -135,13 +152,26 @@ class Ingest:
         with self._lock:
             return replace(self._stats, rejected_by_reason=dict(self._reasons))
 
-    def _run(self) -> None:
-        if not self._until_written(self._influx.ensure_database):
-            return
+    def _decode(self) -> None:
+        """Collect and decode batches, handing each to the writer."""
         while not self._stopping.is_set():
             self._audit_sequences()
             batch = self._collect()
-            if not batch:
+            while batch and not self._stopping.is_set():
+                try:
+                    self._ready.put(batch, timeout=0.2)
+                    break
+                except queue.Full:
+                    continue
+
+    def _run(self) -> None:
+        """Write batches in order and acknowledge each only once InfluxDB has it."""
+        if self.config.influx.create and not self._until_written(self._influx.ensure_database):
+            return
+        while not self._stopping.is_set():
+            try:
+                batch = self._ready.get(timeout=0.2)
+            except queue.Empty:
                 continue
             lines = [line for handled in batch for line in handled.lines]
             try:

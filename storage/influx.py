@@ -28,6 +28,18 @@ class InfluxRejected(InfluxError):
     """InfluxDB answered and refused the request: retrying the same request will not help."""
 
 
+class InfluxMisconfigured(InfluxRejected):
+    """Refused whatever is sent (401, 403, 404: credentials, rights, database or bucket).
+
+    No point is at fault: every write fails until the configuration or server is fixed, so a
+    caller may prefer waiting and retrying to setting the data aside.
+    """
+
+
+# HTTP statuses that refuse the connection's configuration rather than the request's content.
+MISCONFIGURED_STATUSES = (401, 403, 404)
+
+
 @dataclass(frozen=True, slots=True)
 class Series:
     """One series of a query result."""
@@ -52,36 +64,53 @@ class InfluxDB:
         *,
         username: str | None = None,
         password: str | None = None,
+        token: str | None = None,
         timeout_s: float = 10.0,
     ) -> None:
         self.url = url.rstrip("/")
         self.database = database
-        auth = httpx.BasicAuth(username, password or "") if username else None
-        self._http = httpx.Client(base_url=self.url, auth=auth, timeout=timeout_s)
+        self.timeout_s = timeout_s
+        # A token (2.x, 3.x; "user:password" on 1.8) goes in the header the v1 compatibility
+        # APIs of 2.x and 3.x accept; 1.x users without a token authenticate with basic auth.
+        headers = {"Authorization": f"Token {token}"} if token else None
+        auth = httpx.BasicAuth(username, password or "") if username and not token else None
+        self._http = httpx.Client(base_url=self.url, auth=auth, headers=headers, timeout=timeout_s)
 
     def close(self) -> None:
         """Close the connection pool."""
         self._http.close()
 
     def ping(self) -> str:
-        """The server's version, from ``/ping``."""
+        """The server's version, from ``/ping`` ("unknown" when it does not say)."""
         response = self._request("GET", "/ping")
-        return response.headers.get("X-Influxdb-Version", "unknown")
+        if version := response.headers.get("X-Influxdb-Version"):
+            return version
+        # Early InfluxDB 3 builds put the version only in the JSON body of GET /ping.
+        try:
+            body = response.json()
+        except ValueError:
+            return "unknown"
+        return str(body.get("version", "unknown")) if isinstance(body, dict) else "unknown"
 
     def ensure_database(self) -> None:
         """Create the database if it does not exist (CREATE DATABASE is idempotent)."""
         self._query("POST", f'CREATE DATABASE "{_identifier(self.database)}"')
 
-    def write_lines(self, lines: Sequence[str]) -> None:
-        """Write line protocol in one request; raise InfluxUnavailable or InfluxRejected."""
+    def write_lines(self, lines: Sequence[str], retention_policy: str | None = None) -> None:
+        """Write line protocol in one request; raise InfluxUnavailable or InfluxRejected.
+
+        Without ``retention_policy`` the points go to the database's default one.
+        """
         if not lines:
             return
-        self._request(
-            "POST",
-            "/write",
-            params={"db": self.database, "precision": PRECISION},
-            content="\n".join(lines).encode(),
-        )
+        params = {"db": self.database, "precision": PRECISION}
+        if retention_policy:
+            params["rp"] = retention_policy
+        self._request("POST", "/write", params=params, content="\n".join(lines).encode())
+
+    def execute(self, statement: str) -> list[Series]:
+        """Run one InfluxQL statement that changes the server (CREATE, ALTER, DROP) by POST."""
+        return self._query("POST", statement)
 
     def query(
         self, influxql: str, params: Mapping[str, str | int | float] | None = None
@@ -107,7 +136,7 @@ class InfluxDB:
                     name=s.get("name", ""),
                     tags=s.get("tags", {}),
                     columns=s["columns"],
-                    values=s["values"],
+                    values=s.get("values", []),  # SHOW ... answers a series without rows
                 )
                 for s in result.get("series", [])
             )
@@ -123,7 +152,12 @@ class InfluxDB:
                 f"InfluxDB at {self.url} answered {response.status_code}: {response.text[:200]}"
             )
         if response.status_code >= 400:
-            raise InfluxRejected(
+            refusal = (
+                InfluxMisconfigured
+                if response.status_code in MISCONFIGURED_STATUSES
+                else InfluxRejected
+            )
+            raise refusal(
                 f"InfluxDB at {self.url} refused {path} ({response.status_code}): "
                 f"{response.text[:200]}"
             )

@@ -20,20 +20,31 @@ Gateway health (``gateway_health``, tag ``gateway_id``; fields ``uptime_s``, ``o
 ``devices_online``, ``devices_offline``) and device health (``device_health``, tags
 ``gateway_id``, ``device_id``; fields ``online``, ``errors``) come from the gateways' periodic
 health reports.
+
+Rollups keep summaries over months fast (see ``storage/rollups.py``): ``reading_1h`` and
+``reading_1d``, in retention policy ``rollup`` (on 2.x the bucket ``<bucket>_rollup``, mapped to
+it; on 3.x, which has no retention policies, the same database). Same tags as ``reading``;
+fields ``mean``, ``min``, ``max`` (float), ``count`` (integer) and, for quantity ``rain``,
+``sum`` (mm in the interval). Time: the start of the hour, or of the day in the site's time zone
+(WIB by default). Raw readings may expire (``[influx] retention``); rollups stay.
 """
 
 from __future__ import annotations
 
 import json
+from functools import lru_cache
 from typing import Protocol
 
-from telemetry.reading import Reading
+from telemetry.reading import Quality, Reading
 
 MEASUREMENT = "reading"
 UNTRUSTED_TIME_MEASUREMENT = "reading_untrusted_time"
 GATEWAY_HEALTH = "gateway_health"
 DEVICE_HEALTH = "device_health"
 PRECISION = "ms"
+HOURLY_MEASUREMENT = "reading_1h"
+DAILY_MEASUREMENT = "reading_1d"
+ROLLUP_RETENTION_POLICY = "rollup"
 
 
 class Placement(Protocol):
@@ -59,24 +70,56 @@ def _escape_string_field(text: str) -> str:
 
 def reading_line(reading: Reading, placement: Placement | None) -> str:
     """One reading as a line of InfluxDB line protocol (tags sorted, as InfluxDB prefers)."""
-    tags = {
-        "device_id": reading.device_id,
-        "gateway_id": reading.gateway_id,
-        "quantity": reading.quantity,
-    }
-    if placement is not None:
-        tags["field_id"] = placement.field_id
-        tags["village_id"] = placement.village_id
-        if placement.crop:
-            tags["crop"] = placement.crop
-    tag_text = ",".join(f"{k}={_escape_tag(v)}" for k, v in sorted(tags.items()))
-    fields = (
-        f"value={reading.value!r},"
-        f'quality="{_escape_string_field(str(reading.quality))}",'
-        f"seq={reading.seq}i"
+    if placement is None:
+        prefix = _series_prefix(
+            reading.time_trusted,
+            reading.gateway_id,
+            reading.device_id,
+            reading.quantity,
+            None,
+            None,
+            None,
+        )
+    else:
+        prefix = _series_prefix(
+            reading.time_trusted,
+            reading.gateway_id,
+            reading.device_id,
+            reading.quantity,
+            placement.field_id,
+            placement.village_id,
+            placement.crop,
+        )
+    return (
+        f"{prefix}value={reading.value!r},quality={_QUALITY_FIELD[reading.quality]},"
+        f"seq={reading.seq}i {reading.time_ms}"
     )
-    measurement = MEASUREMENT if reading.time_trusted else UNTRUSTED_TIME_MEASUREMENT
-    return f"{measurement},{tag_text} {fields} {reading.time_ms}"
+
+
+_QUALITY_FIELD = {q: f'"{_escape_string_field(str(q))}"' for q in Quality}
+
+
+# A series' measurement and tag text is the same for every reading of it: built once, it is a
+# third of ingest's work less (measured with py-spy under tani bench ingest).
+@lru_cache(maxsize=65_536)
+def _series_prefix(
+    time_trusted: bool,
+    gateway_id: str,
+    device_id: str,
+    quantity: str,
+    field_id: str | None,
+    village_id: str | None,
+    crop: str | None,
+) -> str:
+    tags = {"device_id": device_id, "gateway_id": gateway_id, "quantity": quantity}
+    if field_id is not None and village_id is not None:
+        tags["field_id"] = field_id
+        tags["village_id"] = village_id
+        if crop:
+            tags["crop"] = crop
+    tag_text = ",".join(f"{k}={_escape_tag(v)}" for k, v in sorted(tags.items()))
+    measurement = MEASUREMENT if time_trusted else UNTRUSTED_TIME_MEASUREMENT
+    return f"{measurement},{tag_text} "
 
 
 class HealthError(ValueError):

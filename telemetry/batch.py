@@ -43,6 +43,28 @@ class DecodedBatch:
     rejected: list[RejectedRow] = field(default_factory=list)
 
 
+def series_problem(device_id: object, key: object) -> str | None:
+    """Why a (device, quantity) pair cannot carry readings, or None."""
+    if not isinstance(device_id, str) or not is_valid_id(device_id):
+        return f"invalid device id {device_id!r}"
+    if not isinstance(key, str) or key not in QUANTITIES:
+        return f"unknown quantity {key!r}"
+    return None
+
+
+def value_problem(value: object, time_ms: object, seq: object, time_trusted: bool) -> str | None:
+    """Why a reading's value, time or sequence number is unacceptable, or None."""
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        return f"value {value!r} is not a finite number"
+    if isinstance(time_ms, bool) or not isinstance(time_ms, int):
+        return f"time {time_ms!r} is not an integer of milliseconds"
+    if time_trusted and not MIN_TIME_MS <= time_ms <= MAX_TIME_MS:
+        return f"time {time_ms} ms is outside 2000..2100: the clock was not set"
+    if isinstance(seq, bool) or not isinstance(seq, int) or seq < 0:
+        return f"sequence number {seq!r} is not a non-negative integer"
+    return None
+
+
 def checked_reading(
     gateway_id: str,
     device_id: object,
@@ -54,26 +76,18 @@ def checked_reading(
     time_trusted: bool,
 ) -> Reading:
     """Build a Reading from decoded fields, or raise RowError naming what is wrong."""
-    if not isinstance(device_id, str) or not is_valid_id(device_id):
-        raise RowError(f"invalid device id {device_id!r}")
-    if not isinstance(key, str) or key not in QUANTITIES:
-        raise RowError(f"unknown quantity {key!r}")
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-        raise RowError(f"value {value!r} is not a finite number")
-    if isinstance(time_ms, bool) or not isinstance(time_ms, int):
-        raise RowError(f"time {time_ms!r} is not an integer of milliseconds")
-    if time_trusted and not MIN_TIME_MS <= time_ms <= MAX_TIME_MS:
-        raise RowError(f"time {time_ms} ms is outside 2000..2100: the clock was not set")
-    if isinstance(seq, bool) or not isinstance(seq, int) or seq < 0:
-        raise RowError(f"sequence number {seq!r} is not a non-negative integer")
+    problem = series_problem(device_id, key) or value_problem(value, time_ms, seq, time_trusted)
+    if problem:
+        raise RowError(problem)
+    # Checked above: these conversions change no value, they only tell the type checker.
     return Reading(
         gateway_id=gateway_id,
-        device_id=device_id,
-        quantity=key,
-        value=float(value),
-        unit=QUANTITIES[key].unit,
-        time_ms=time_ms,
+        device_id=str(device_id),
+        quantity=str(key),
+        value=float(value),  # type: ignore[arg-type]
+        unit=QUANTITIES[str(key)].unit,
+        time_ms=int(time_ms),  # type: ignore[call-overload]
         quality=quality,
-        seq=seq,
+        seq=int(seq),  # type: ignore[call-overload]
         time_trusted=time_trusted,
     )

@@ -33,10 +33,10 @@ from telemetry.batch import (
     DecodedBatch,
     PayloadError,
     RejectedRow,
-    RowError,
-    checked_reading,
+    series_problem,
+    value_problem,
 )
-from telemetry.quantities import WIRE_CODE, WIRE_CODES
+from telemetry.quantities import QUANTITIES, WIRE_CODE, WIRE_CODES
 from telemetry.reading import Quality, Reading
 
 VERSION = 2
@@ -182,18 +182,21 @@ def decode(payload: bytes, gateway_id: str) -> DecodedBatch:
     for _ in range(reader.count("devices", MAX_ROWS)):
         raw = reader.take(reader.count("id bytes", 63))
         devices.append(raw.decode("ascii", errors="replace"))
-    series: list[tuple[object, object]] = []
+    # Each series is checked once; rows then only check their value, time and sequence.
+    series: list[tuple[str, str, str] | str] = []
     for _ in range(reader.count("series", MAX_ROWS)):
         device, code = reader.uvarint(), reader.uvarint()
-        series.append(
-            (
-                devices[device] if device < len(devices) else None,
-                WIRE_CODES[code] if code < len(WIRE_CODES) else f"code {code}",
-            )
-        )
+        device_id = devices[device] if device < len(devices) else None
+        key = WIRE_CODES[code] if code < len(WIRE_CODES) else f"code {code}"
+        problem = series_problem(device_id, key)
+        if problem is None and device_id is not None:
+            series.append((device_id, key, QUANTITIES[key].unit))
+        else:
+            series.append(problem or "no device")
     time_ms, seq = reader.svarint(), reader.uvarint()
     n_rows = reader.count("readings", MAX_ROWS)
     batch = DecodedBatch(gateway_id=gateway_id)
+    append, reject = batch.readings.append, batch.rejected.append
     for index in range(n_rows):
         header = reader.byte()
         if header & _RESERVED:
@@ -206,26 +209,33 @@ def decode(payload: bytes, gateway_id: str) -> DecodedBatch:
         value = (
             _DOUBLE.unpack(reader.take(8))[0] if kind == _FLOAT64 else reader.svarint() / 10**kind
         )
-        try:
-            if header & 0x03 == 3:
-                raise RowError("unknown quality code 3")
-            if series_index >= len(series):
-                raise RowError(f"series {series_index} is not in the series table")
-            device_id, key = series[series_index]
-            batch.readings.append(
-                checked_reading(
+        trusted = not header & _UNTRUSTED
+        entry = series[series_index] if series_index < len(series) else None
+        if entry is None:
+            problem = f"series {series_index} is not in the series table"
+        elif isinstance(entry, str):
+            problem = entry
+        elif header & 0x03 == 3:
+            problem = "unknown quality code 3"
+        else:
+            problem = value_problem(value, time_ms, seq, trusted)
+        if problem:
+            reject(RejectedRow(index=index, reason=problem))
+        else:
+            device_id, key, unit = entry
+            append(
+                Reading(
                     gateway_id,
                     device_id,
                     key,
                     value,
+                    unit,
                     time_ms,
                     _QUALITIES[header & 0x03],
                     seq,
-                    not header & _UNTRUSTED,
+                    trusted,
                 )
             )
-        except RowError as exc:
-            batch.rejected.append(RejectedRow(index=index, reason=str(exc)))
         seq += 1
     if reader.pos != len(body):
         raise PayloadError(f"{len(body) - reader.pos} bytes left after the last reading")
