@@ -88,6 +88,9 @@ class IngestConfig(BaseSettings):
     # How often the sequence-gap audit queries InfluxDB, and over how much recent time.
     gap_audit_s: float = Field(default=60.0, gt=0)
     gap_window_h: float = Field(default=24.0, gt=0)
+    # How often the hourly/daily rollups are brought up to date (0: never, e.g. when another
+    # worker of a shared group does it).
+    rollup_every_s: float = Field(default=900.0, ge=0)
 
     @classmethod
     def settings_customise_sources(

@@ -26,8 +26,8 @@ from ingest.deadletters import DeadLetters
 from ingest.metrics import IngestMetrics
 from ingest.sequences import DuplicateCounter, SequenceAudit, audit
 from registry.store import DevicePlacement, Registry
-from storage.influx import InfluxError, InfluxRejected, InfluxUnavailable
-from storage.rollups import StorageLayout
+from storage.influx import InfluxError, InfluxMisconfigured, InfluxRejected, InfluxUnavailable
+from storage.rollups import Rollup, StorageLayout
 from storage.schema import HealthError, health_lines, reading_line
 from storage.writers import InfluxWriter
 from telemetry.codec import ForgedPayloadError, PayloadError, decode_batch
@@ -56,6 +56,7 @@ class _Handled:
     message: InboundMessage
     lines: list[str]
     readings: int = 0
+    oldest_ms: int | None = None
 
 
 class Ingest:
@@ -92,6 +93,9 @@ class Ingest:
         self._ready: queue.Queue[list[_Handled]] = queue.Queue(maxsize=1)
         self._decoder = threading.Thread(target=self._decode, name="ingest-decoder", daemon=True)
         self._writer = threading.Thread(target=self._run, name="ingest-writer", daemon=True)
+        self._rollup = Rollup(self._influx, self._influx.layout)
+        self._rollup_since: int | None = None
+        self._rollups = threading.Thread(target=self._roll_up, name="ingest-rollups", daemon=True)
         self._duplicates = DuplicateCounter()
         self._audits: dict[str, SequenceAudit] = {}
         self._audit_at = float("-inf")
@@ -107,6 +111,8 @@ class Ingest:
         self._consumer.start()
         self._decoder.start()
         self._writer.start()
+        if self.config.rollup_every_s:
+            self._rollups.start()
 
     def stop(self, drain_timeout_s: float = 15.0) -> None:
         """Stop cleanly.
@@ -125,6 +131,8 @@ class Ingest:
         self._stopping.set()
         self._decoder.join()
         self._writer.join()
+        if self._rollups.is_alive():
+            self._rollups.join()
         self._consumer.stop(end_session=shared)
         self.metrics.close()
         self._influx.close()
@@ -184,10 +192,28 @@ class Ingest:
                 return  # stopping: the broker redelivers the unacknowledged messages later
             for handled in batch:
                 self._consumer.ack(handled.message)
+            oldest = [h.oldest_ms for h in written if h.oldest_ms is not None]
             with self._lock:
                 self._stats.messages_acked += len(batch)
                 self._stats.readings_written += sum(h.readings for h in written)
                 self._stats.batches_written += 1
+                if oldest:
+                    since = min(oldest)
+                    self._rollup_since = min(since, self._rollup_since or since)
+
+    def _roll_up(self) -> None:
+        """Keep the hourly and daily rollups up to date, including for late (replayed) data."""
+        every = self.config.rollup_every_s or 0
+        while not self._stopping.wait(every):
+            with self._lock:
+                since, self._rollup_since = self._rollup_since, None
+            try:
+                self._rollup.run_once(time.time_ns() // 1_000_000, since)
+            except InfluxError as exc:
+                log.warning(f"rollups not updated, retrying next round: {exc}")
+                with self._lock:
+                    if since is not None:
+                        self._rollup_since = min(since, self._rollup_since or since)
 
     def _audit_sequences(self) -> None:
         now = time.monotonic()
@@ -263,7 +289,8 @@ class Ingest:
         if duplicates:
             with self._lock:
                 self._stats.duplicate_readings += duplicates
-        return _Handled(message, lines, len(lines))
+        times = [r.time_ms for r in batch.readings if r.time_trusted]
+        return _Handled(message, lines, len(lines), min(times) if times else None)
 
     def _dead(
         self, message: InboundMessage, reason: str, detail: str, gateway_id: str | None = None
@@ -316,10 +343,13 @@ class Ingest:
             try:
                 action(*args)
                 return True
-            except InfluxUnavailable as exc:
+            except (InfluxUnavailable, InfluxMisconfigured) as exc:
+                # Misconfigured (bad token, no such database) is no fault of the data: wait
+                # for someone to fix it rather than set every message aside.
                 with self._lock:
                     self._stats.write_retries += 1
-                log.warning(f"InfluxDB unavailable, retrying in {delay:.1f} s: {exc}")
+                level = logging.ERROR if isinstance(exc, InfluxMisconfigured) else logging.WARNING
+                log.log(level, f"InfluxDB write failed, retrying in {delay:.1f} s: {exc}")
                 if self._stopping.wait(delay):
                     return False
                 delay = min(delay * 2, self.config.batch.retry_max_s)

@@ -376,3 +376,64 @@ def test_metrics_endpoint_reports_what_happened(
     assert "tani_ingest_write_seconds_bucket" in text
     assert "tani_ingest_backlog_messages" in text
     assert f'tani_ingest_missing_readings{{gateway_id="{gateway_id}"}} 1.0' in text
+
+
+def test_missing_database_is_waited_for_not_dead_lettered(
+    stack: Stack, tmp_path: Path, names: tuple[str, str, str]
+) -> None:
+    gateway_id, database, client_id = names
+    config = _config(stack, tmp_path, database, client_id=client_id)
+    config = config.model_copy(
+        update={"influx": config.influx.model_copy(update={"create": False})}
+    )
+    ingest = Ingest(config)
+    ingest.start()
+    stream = Stream(stack, gateway_id)
+    influx = InfluxDB(stack.influx_url, database)
+    try:
+        time.sleep(1)  # let ingest subscribe (nothing can be stored to probe it)
+        stream.publish(stream.readings(20))
+        wait_for(lambda: ingest.stats().write_retries >= 2, what="writes refused: no database")
+        assert ingest.stats().dead_letters == 0
+        influx.ensure_database()  # the operator fixes it
+        _assert_exactly_once(influx, stream)
+    finally:
+        stream.stop()
+        ingest.stop()
+        influx.close()
+
+
+def test_rollups_follow_the_readings_including_late_ones(
+    stack: Stack, tmp_path: Path, names: tuple[str, str, str]
+) -> None:
+    gateway_id, database, client_id = names
+    config = _config(stack, tmp_path, database, client_id=client_id)
+    config = config.model_copy(update={"rollup_every_s": 0.5})
+    ingest = Ingest(config)
+    ingest.start()
+    stream = Stream(stack, gateway_id)
+    influx = InfluxDB(stack.influx_url, database)
+    try:
+        _start_when_subscribed(stream, influx)
+        stream.halt()
+        # Readings one per second from T0: a replayed backlog, days old.
+        stream.publish(stream.readings(100))
+        _assert_exactly_once(influx, stream)
+
+        def hourly() -> list[dict[str, object]]:
+            series = influx.query(
+                'SELECT "mean", "min", "max", "count" FROM "rollup"."reading_1h"'
+                ' WHERE "gateway_id" = $gw',
+                {"gw": gateway_id},
+            )
+            return [row for s in series for row in s.rows()]
+
+        rows = wait_for(hourly, what="hourly rollups of the late readings")
+    finally:
+        stream.stop()
+        ingest.stop()
+        influx.close()
+    values = list(stream.published.values())
+    assert sum(int(r["count"]) for r in rows) == len(values)
+    assert min(float(r["min"]) for r in rows) == min(values)
+    assert max(float(r["max"]) for r in rows) == max(values)
