@@ -24,6 +24,7 @@ def create_app(config: ApiConfig) -> FastAPI:
             config.influx.database,
             username=config.influx.username,
             password=config.influx.password,
+            token=config.influx.token,
         )
         app.state.registry = Registry(config.registry_url)
         try:

@@ -20,6 +20,8 @@ class InfluxSettings(_Section):
     database: str = "tani"
     username: str | None = None
     password: str | None = None
+    # InfluxDB 2.x/3.x: a read token (InfluxQL /query needs it there).
+    token: str | None = None
 
 
 class BrokerSettings(_Section):
