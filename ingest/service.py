@@ -285,7 +285,7 @@ class Ingest:
         lines = [
             reading_line(r, placements.get((r.gateway_id, r.device_id))) for r in batch.readings
         ]
-        duplicates = sum(self._duplicates.seen_before(r.gateway_id, r.seq) for r in batch.readings)
+        duplicates = self._duplicates.count(topic.gateway_id, [r.seq for r in batch.readings])
         if duplicates:
             with self._lock:
                 self._stats.duplicate_readings += duplicates
