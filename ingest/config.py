@@ -64,6 +64,8 @@ class BatchSettings(_Section):
     """How readings are grouped into InfluxDB writes."""
 
     max_readings: int = Field(default=5000, ge=1)
+    # Writes in flight at once; InfluxDB uses more of its cores with two or more.
+    writers: int = Field(default=2, ge=1, le=8)
     max_delay_s: float = Field(default=0.5, gt=0)
     retry_max_s: float = Field(default=30.0, gt=0)
 

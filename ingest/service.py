@@ -8,6 +8,7 @@ InfluxDB) becomes a dead letter and is acknowledged, so it cannot block the queu
 
 from __future__ import annotations
 
+import itertools
 import logging
 import queue
 import sqlite3
@@ -89,10 +90,18 @@ class Ingest:
         self._reasons: Counter[str] = Counter()
         self._lock = threading.Lock()
         self._stopping = threading.Event()
-        # Decoding the next batch overlaps with writing the previous one: one batch in between.
-        self._ready: queue.Queue[list[_Handled]] = queue.Queue(maxsize=1)
+        # Decoding overlaps with writing, and several writes are in flight at once (InfluxDB
+        # takes concurrent writes faster than one after the other); acks still go in order.
+        writers = config.batch.writers
+        self._ready: queue.Queue[tuple[int, list[_Handled]]] = queue.Queue(maxsize=writers)
         self._decoder = threading.Thread(target=self._decode, name="ingest-decoder", daemon=True)
-        self._writer = threading.Thread(target=self._run, name="ingest-writer", daemon=True)
+        self._writers = [
+            threading.Thread(target=self._run, name=f"ingest-writer-{n}", daemon=True)
+            for n in range(writers)
+        ]
+        self._ack_lock = threading.Lock()
+        self._written: dict[int, tuple[list[_Handled], list[_Handled]]] = {}
+        self._next_ack = 0
         self._rollup = Rollup(self._influx, self._influx.layout)
         self._rollup_since: int | None = None
         self._rollups = threading.Thread(target=self._roll_up, name="ingest-rollups", daemon=True)
@@ -110,7 +119,8 @@ class Ingest:
             )
         self._consumer.start()
         self._decoder.start()
-        self._writer.start()
+        for writer in self._writers:
+            writer.start()
         if self.config.rollup_every_s:
             self._rollups.start()
 
@@ -125,12 +135,13 @@ class Ingest:
         subscribed: stop the group's workers one at a time and keep one running.)
         """
         shared = self.config.mqtt.shared_group is not None
-        if shared and self._writer.is_alive():
+        if shared and self._decoder.is_alive():
             self._consumer.unsubscribe()
             self._wait_drained(drain_timeout_s)
         self._stopping.set()
         self._decoder.join()
-        self._writer.join()
+        for writer in self._writers:
+            writer.join()
         if self._rollups.is_alive():
             self._rollups.join()
         self._consumer.stop(end_session=shared)
@@ -161,24 +172,30 @@ class Ingest:
             return replace(self._stats, rejected_by_reason=dict(self._reasons))
 
     def _decode(self) -> None:
-        """Collect and decode batches, handing each to the writer."""
-        while not self._stopping.is_set():
-            self._audit_sequences()
-            batch = self._collect()
-            while batch and not self._stopping.is_set():
+        """Collect and decode batches, handing each, numbered, to the writers."""
+        if self.config.influx.create and not self._until_written(self._influx.ensure_database):
+            return
+        for number in itertools.count():
+            batch: list[_Handled] = []
+            while not batch:
+                if self._stopping.is_set():
+                    return
+                self._audit_sequences()
+                batch = self._collect()
+            while True:
+                if self._stopping.is_set():
+                    return
                 try:
-                    self._ready.put(batch, timeout=0.2)
+                    self._ready.put((number, batch), timeout=0.2)
                     break
                 except queue.Full:
                     continue
 
     def _run(self) -> None:
-        """Write batches in order and acknowledge each only once InfluxDB has it."""
-        if self.config.influx.create and not self._until_written(self._influx.ensure_database):
-            return
+        """Write batches; each is acknowledged once it and every batch before it are written."""
         while not self._stopping.is_set():
             try:
-                batch = self._ready.get(timeout=0.2)
+                number, batch = self._ready.get(timeout=0.2)
             except queue.Empty:
                 continue
             lines = [line for handled in batch for line in handled.lines]
@@ -190,16 +207,28 @@ class Ingest:
                 complete, written = self._write_one_by_one(batch)
             if not complete:
                 return  # stopping: the broker redelivers the unacknowledged messages later
-            for handled in batch:
-                self._consumer.ack(handled.message)
-            oldest = [h.oldest_ms for h in written if h.oldest_ms is not None]
-            with self._lock:
-                self._stats.messages_acked += len(batch)
-                self._stats.readings_written += sum(h.readings for h in written)
-                self._stats.batches_written += 1
-                if oldest:
-                    since = min(oldest)
-                    self._rollup_since = min(since, self._rollup_since or since)
+            self._acknowledge_in_order(number, batch, written)
+
+    def _acknowledge_in_order(
+        self, number: int, batch: list[_Handled], written: list[_Handled]
+    ) -> None:
+        """Ack batches in the order they were received (MQTT wants PUBACKs in order); a batch
+        that never gets written (stopping) holds back every later one."""
+        with self._ack_lock:
+            self._written[number] = (batch, written)
+            while self._next_ack in self._written:
+                batch, written = self._written.pop(self._next_ack)
+                self._next_ack += 1
+                for handled in batch:
+                    self._consumer.ack(handled.message)
+                oldest = [h.oldest_ms for h in written if h.oldest_ms is not None]
+                with self._lock:
+                    self._stats.messages_acked += len(batch)
+                    self._stats.readings_written += sum(h.readings for h in written)
+                    self._stats.batches_written += 1
+                    if oldest:
+                        since = min(oldest)
+                        self._rollup_since = min(since, self._rollup_since or since)
 
     def _roll_up(self) -> None:
         """Keep the hourly and daily rollups up to date, including for late (replayed) data."""
