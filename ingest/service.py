@@ -1,9 +1,11 @@
 """The ingest service: decode, place, write in batches, then acknowledge.
 
-One writer thread takes messages in arrival order, turns them into line protocol, writes them to
-InfluxDB in batches and acknowledges them only after the write succeeded, retrying with backoff
-while InfluxDB is unavailable. A message that can never be written (malformed, forged, refused by
-InfluxDB) becomes a dead letter and is acknowledged, so it cannot block the queue.
+A decoder thread takes messages in arrival order, turns them into line protocol and hands
+numbered batches to a few writer threads; a batch is acknowledged only after it, and every batch
+received before it, was written, retrying with backoff while InfluxDB is unavailable. A message
+that can never be written (malformed, forged, refused by InfluxDB) becomes a dead letter and is
+acknowledged, so it cannot block the queue. A rollup thread keeps hourly and daily rollups
+current.
 """
 
 from __future__ import annotations
