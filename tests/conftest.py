@@ -6,35 +6,15 @@ ports; every integration test that needs a broker or a database uses it. Nothing
 
 from __future__ import annotations
 
-import socket
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
-from tani.stack import MissingBinaryError, Stack, StackConfig
+from tani.stack import MissingBinaryError, Stack, StackConfig, free_ports
 from tani.stack.config import find_binary
 
 _HOST = "127.0.0.1"
-
-
-def free_ports(count: int, host: str = _HOST) -> list[int]:
-    """``count`` distinct TCP ports nobody listens on right now (the kernel picks them).
-
-    All sockets stay bound until every port is chosen, so the ports differ from each other.
-    Another program could still take one before we use it; that is rare and shows up as a
-    PortInUseError, not as a wrong result.
-    """
-    sockets: list[socket.socket] = []
-    try:
-        for _ in range(count):
-            sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-            sock.bind((host, 0))
-            sockets.append(sock)
-        return [sock.getsockname()[1] for sock in sockets]
-    finally:
-        for sock in sockets:
-            sock.close()
 
 
 def stack_processes(state_dir: Path) -> list[str]:

@@ -27,7 +27,7 @@ import paho.mqtt.client as mqtt
 from firmware_sim.site import SimulatedSite, SiteConfig
 from gateway.outbox import Outbox, OutboxRow
 from tani.bench.wire import CountingRelay, ReadingCounter, process_cpu_s, process_rss_mb
-from tani.stack import MqttCredentials, Stack, StackConfig
+from tani.stack import MqttCredentials, Stack, StackConfig, free_ports
 from telemetry.codec import encode_batch
 from telemetry.quantities import QUANTITIES
 from telemetry.reading import Quality, Reading
@@ -36,16 +36,6 @@ from telemetry.topics import readings_topic
 GATEWAY_ID = "gw-bench"
 SOIL_QUANTITIES = [q for q in QUANTITIES if q.startswith("soil_")]
 WEATHER_QUANTITIES = [q for q in QUANTITIES if not q.startswith("soil_")]
-
-
-def _free_ports(n: int) -> list[int]:
-    import socket
-
-    socks = [socket.create_server(("127.0.0.1", 0)) for _ in range(n)]
-    ports = [s.getsockname()[1] for s in socks]
-    for s in socks:
-        s.close()
-    return ports
 
 
 def _gateway_toml(
@@ -313,7 +303,7 @@ def run(
     """All gateway benchmarks; returns the JSON-ready result."""
     with tempfile.TemporaryDirectory(prefix="tani-bench-") as tmp:
         work = Path(tmp)
-        mqtt_port, influx_port, rpc_port = _free_ports(3)
+        mqtt_port, influx_port, rpc_port = free_ports(3)
         stack = Stack(
             StackConfig(
                 state_dir=work / "stack",

@@ -44,14 +44,13 @@ from tani.bench.ingest_load import (
     Publishers,
     Watcher,
     bench_registry,
-    free_ports,
     ingest_workers,
     raw_write,
     settle,
     wait_until,
 )
 from tani.bench.wire import process_cpu_s
-from tani.stack import Stack, StackConfig
+from tani.stack import Stack, StackConfig, free_ports
 from tani.stack.config import find_binary
 from tani.stack.mosquitto import MAX_INFLIGHT_MESSAGES, MAX_QUEUED_MESSAGES
 from telemetry.batch import MAX_ROWS

@@ -16,7 +16,6 @@ from __future__ import annotations
 import json
 import logging
 import queue
-import socket
 import subprocess
 import sys
 import threading
@@ -306,15 +305,6 @@ def settle(pid: int, timeout_s: float = 30.0, idle_cores: float = 0.1) -> None:
         time.sleep(0.5)
         if process_cpu_s(pid) - before < idle_cores * 0.5:
             return
-
-
-def free_ports(n: int) -> list[int]:
-    """``n`` distinct loopback ports nobody listens on right now."""
-    socks = [socket.create_server(("127.0.0.1", 0)) for _ in range(n)]
-    ports = [s.getsockname()[1] for s in socks]
-    for s in socks:
-        s.close()
-    return ports
 
 
 @dataclass(frozen=True)

@@ -31,6 +31,7 @@ from tani.stack.errors import (
     StartError,
     StopError,
 )
+from tani.stack.process import free_ports
 from tani.stack.supervisor import ServiceStatus, Stack, StackStatus
 from tani.stack.users import MqttCredentials, Role
 
@@ -51,4 +52,5 @@ __all__ = [
     "StackStatus",
     "StartError",
     "StopError",
+    "free_ports",
 ]

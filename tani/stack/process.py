@@ -277,3 +277,22 @@ def locked(lock_file: Path) -> Iterator[None]:
         yield
     finally:
         os.close(fd)  # closing releases the lock
+
+
+def free_ports(count: int, host: str = "127.0.0.1") -> list[int]:
+    """``count`` distinct TCP ports nobody listens on right now (the kernel picks them).
+
+    All sockets stay bound until every port is chosen, so the ports differ from each other.
+    Another program could still take one before we use it; that is rare and shows up as a
+    PortInUseError, not as a wrong result.
+    """
+    sockets: list[socket.socket] = []
+    try:
+        for _ in range(count):
+            sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            sock.bind((host, 0))
+            sockets.append(sock)
+        return [sock.getsockname()[1] for sock in sockets]
+    finally:
+        for sock in sockets:
+            sock.close()
