@@ -47,6 +47,8 @@ class MqttConsumer:
     def __init__(self, settings: MqttSettings) -> None:
         self.messages: queue.SimpleQueue[InboundMessage] = queue.SimpleQueue()
         self.connected = threading.Event()
+        # Set once the broker confirmed our subscriptions on the current connection.
+        self.subscribed = threading.Event()
         self._stopping = False
         self._settings = settings
         client = mqtt.Client(
@@ -62,6 +64,7 @@ class MqttConsumer:
         client.on_connect = self._on_connect
         client.on_disconnect = self._on_disconnect
         client.on_message = self._on_message
+        client.on_subscribe = lambda *_: self.subscribed.set()
         self._client = client
 
     def start(self) -> None:
@@ -133,6 +136,7 @@ class MqttConsumer:
                 extra={"reason": str(reason_code)},
             )
         self.connected.clear()
+        self.subscribed.clear()
 
     def _on_message(self, client: mqtt.Client, userdata: object, msg: mqtt.MQTTMessage) -> None:
         self.messages.put(InboundMessage(msg.topic, msg.payload, msg.mid, msg.qos))

@@ -126,6 +126,10 @@ class Ingest:
         if self.config.rollup_every_s:
             self._rollups.start()
 
+    def wait_subscribed(self, timeout_s: float) -> bool:
+        """Whether the broker confirmed ingest's subscriptions within ``timeout_s``."""
+        return self._consumer.subscribed.wait(timeout_s)
+
     def stop(self, drain_timeout_s: float = 15.0) -> None:
         """Stop cleanly.
 

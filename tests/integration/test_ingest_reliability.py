@@ -16,6 +16,8 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -163,6 +165,29 @@ def _config(stack: Stack, tmp_path: Path, database: str, **mqtt: object) -> Inge
     )
 
 
+@contextmanager
+def _running(
+    stack: Stack,
+    tmp_path: Path,
+    names: tuple[str, str, str],
+    adjust: Callable[[IngestConfig], IngestConfig] = lambda config: config,
+) -> Iterator[tuple[IngestConfig, Ingest, Stream, InfluxDB]]:
+    """An in-process ingest worker, subscribed, with a gateway stream and a database handle."""
+    gateway_id, database, client_id = names
+    config = adjust(_config(stack, tmp_path, database, client_id=client_id))
+    ingest = Ingest(config)
+    ingest.start()
+    stream = Stream(stack, gateway_id)
+    influx = InfluxDB(stack.influx_url, database)
+    try:
+        assert ingest.wait_subscribed(10), "ingest never subscribed"
+        yield config, ingest, stream, influx
+    finally:
+        stream.stop()
+        ingest.stop()
+        influx.close()
+
+
 @pytest.fixture
 def names() -> tuple[str, str, str]:
     run = next(_run)
@@ -292,13 +317,8 @@ def test_two_workers_share_the_stream_and_one_stops(
 def test_mixed_stream_keeps_valid_readings_and_sets_aside_the_rest(
     stack: Stack, tmp_path: Path, names: tuple[str, str, str]
 ) -> None:
-    gateway_id, database, client_id = names
-    config = _config(stack, tmp_path, database, client_id=client_id)
-    ingest = Ingest(config)
-    ingest.start()
-    stream = Stream(stack, gateway_id)
-    influx = InfluxDB(stack.influx_url, database)
-    try:
+    gateway_id = names[0]
+    with _running(stack, tmp_path, names) as (config, ingest, stream, influx):
         stream.publish(stream.readings(10))
         stream._client.publish(readings_topic(gateway_id), b"\x02\x00garbage", qos=1)
         # A JSON payload that claims to come from another gateway.
@@ -311,10 +331,6 @@ def test_mixed_stream_keeps_valid_readings_and_sets_aside_the_rest(
         stream.publish(stream.readings(10))
         _assert_exactly_once(influx, stream)
         wait_for(lambda: ingest.stats().dead_letters == 3, what="three dead letters")
-    finally:
-        stream.stop()
-        ingest.stop()
-        influx.close()
     letters = DeadLetters(config.deadletters_path)
     try:
         reasons = sorted(letter.reason for letter in letters.latest())
@@ -344,19 +360,15 @@ def test_mixed_stream_keeps_valid_readings_and_sets_aside_the_rest(
 def test_metrics_endpoint_reports_what_happened(
     stack: Stack, tmp_path: Path, names: tuple[str, str, str]
 ) -> None:
-    gateway_id, database, client_id = names
-    config = _config(stack, tmp_path, database, client_id=client_id)
+    gateway_id = names[0]
     # The stream's readings are dated weeks back: audit a long window.
-    config = config.model_copy(
-        update={"metrics_port": 0, "gap_audit_s": 0.2, "gap_window_h": 24 * 365}
-    )
-    ingest = Ingest(config)
-    ingest.start()
-    stream = Stream(stack, gateway_id)
-    influx = InfluxDB(stack.influx_url, database)
-    try:
-        _start_when_subscribed(stream, influx)
-        stream.halt()
+    metered = {"metrics_port": 0, "gap_audit_s": 0.2, "gap_window_h": 24 * 365}
+    with _running(stack, tmp_path, names, lambda c: c.model_copy(update=metered)) as (
+        _,
+        ingest,
+        stream,
+        influx,
+    ):
         stream.publish(stream.readings(3))
         next(stream._seq)  # one reading the gateway "lost"
         stream.publish(stream.readings(3))
@@ -368,10 +380,6 @@ def test_metrics_endpoint_reports_what_happened(
             return body if f'missing_readings{{gateway_id="{gateway_id}"}} 1' in body else None
 
         text = wait_for(audited, what="the sequence audit in the metrics")
-    finally:
-        stream.stop()
-        ingest.stop()
-        influx.close()
     assert "tani_ingest_readings_written_total" in text
     assert "tani_ingest_write_seconds_bucket" in text
     assert "tani_ingest_backlog_messages" in text
@@ -381,42 +389,31 @@ def test_metrics_endpoint_reports_what_happened(
 def test_missing_database_is_waited_for_not_dead_lettered(
     stack: Stack, tmp_path: Path, names: tuple[str, str, str]
 ) -> None:
-    gateway_id, database, client_id = names
-    config = _config(stack, tmp_path, database, client_id=client_id)
-    config = config.model_copy(
-        update={"influx": config.influx.model_copy(update={"create": False})}
-    )
-    ingest = Ingest(config)
-    ingest.start()
-    stream = Stream(stack, gateway_id)
-    influx = InfluxDB(stack.influx_url, database)
-    try:
-        time.sleep(1)  # let ingest subscribe (nothing can be stored to probe it)
+    def no_create(config: IngestConfig) -> IngestConfig:
+        return config.model_copy(
+            update={"influx": config.influx.model_copy(update={"create": False})}
+        )
+
+    with _running(stack, tmp_path, names, no_create) as (_, ingest, stream, influx):
         stream.publish(stream.readings(20))
         wait_for(lambda: ingest.stats().write_retries >= 2, what="writes refused: no database")
         assert ingest.stats().dead_letters == 0
         influx.ensure_database()  # the operator fixes it
         _assert_exactly_once(influx, stream)
-    finally:
-        stream.stop()
-        ingest.stop()
-        influx.close()
 
 
 def test_rollups_follow_the_readings_including_late_ones(
     stack: Stack, tmp_path: Path, names: tuple[str, str, str]
 ) -> None:
-    gateway_id, database, client_id = names
-    config = _config(stack, tmp_path, database, client_id=client_id)
-    config = config.model_copy(update={"rollup_every_s": 0.5})
-    ingest = Ingest(config)
-    ingest.start()
-    stream = Stream(stack, gateway_id)
-    influx = InfluxDB(stack.influx_url, database)
-    try:
-        _start_when_subscribed(stream, influx)
-        stream.halt()
-        # Readings one per second from T0: a replayed backlog, days old.
+    gateway_id = names[0]
+    often = {"rollup_every_s": 0.5}
+    with _running(stack, tmp_path, names, lambda c: c.model_copy(update=often)) as (
+        _,
+        _ingest,
+        stream,
+        influx,
+    ):
+        # Readings one per second from T0: a replayed backlog, weeks old.
         stream.publish(stream.readings(100))
         _assert_exactly_once(influx, stream)
 
@@ -429,10 +426,6 @@ def test_rollups_follow_the_readings_including_late_ones(
             return [row for s in series for row in s.rows()]
 
         rows = wait_for(hourly, what="hourly rollups of the late readings")
-    finally:
-        stream.stop()
-        ingest.stop()
-        influx.close()
     values = list(stream.published.values())
     assert sum(int(r["count"]) for r in rows) == len(values)
     assert min(float(r["min"]) for r in rows) == min(values)
