@@ -8,7 +8,7 @@ BAD_CRC = "bad_crc"  # the next N Modbus replies carry a corrupted CRC byte
 SILENT = "silent"  # the device stops answering / sending until cleared
 GARBLE = "garble"  # the next N ASCII lines are corrupted in transit
 GARBAGE = "garbage"  # noise bytes go out before the next N frames/lines (which stay intact)
-PARTIAL = "partial"  # the next N ASCII lines are cut before their end (the next line follows)
+PARTIAL = "partial"  # the next N lines or replies are cut before their end (the next follows)
 
 
 class FaultSwitch:

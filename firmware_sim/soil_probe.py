@@ -20,7 +20,7 @@ from pymodbus.pdu import ModbusPDU
 from pymodbus.server import ModbusSerialServer
 from pymodbus.simulator import DataType, SimData, SimDevice
 
-from firmware_sim.faults import BAD_CRC, GARBAGE, SILENT, FaultSwitch
+from firmware_sim.faults import BAD_CRC, GARBAGE, PARTIAL, SILENT, FaultSwitch
 from firmware_sim.history import History, Served
 from firmware_sim.model import FieldModel
 from firmware_sim.soil_maps import PROBE_MAPS, SEVEN_IN_ONE, ProbeMap
@@ -28,7 +28,7 @@ from firmware_sim.soil_maps import PROBE_MAPS, SEVEN_IN_ONE, ProbeMap
 log = logging.getLogger(__name__)
 
 READ_HOLDING_REGISTERS = 0x03
-SOIL_FAULTS = frozenset({BAD_CRC, GARBAGE, SILENT})
+SOIL_FAULTS = frozenset({BAD_CRC, GARBAGE, PARTIAL, SILENT})
 
 
 class SoilProbeBus:
@@ -145,8 +145,8 @@ class SoilProbeBus:
     # -- faults and history ---------------------------------------------------------------------
 
     def inject(self, fault: str, count: int = 1, device_id: int | None = None) -> None:
-        """Arm ``bad_crc`` or ``garbage`` (next ``count`` replies) or ``silent`` for one probe
-        or the bus."""
+        """Arm ``bad_crc``, ``garbage`` or ``partial`` (next ``count`` replies) or ``silent`` for
+        one probe or the bus."""
         self._switch(device_id).arm(fault, count)
         log.info("fault injected", extra={"fault": fault, "count": count, "device_id": device_id})
 
@@ -225,6 +225,10 @@ class SoilProbeBus:
         if self._take(device_id, BAD_CRC):
             log.info("sending reply with corrupted CRC", extra={"device_id": device_id})
             return data[:-1] + bytes([data[-1] ^ 0xA5])
+        if self._take(device_id, PARTIAL):
+            # The probe browns out mid-reply: only the first half reaches the bus.
+            log.info("sending only part of a reply", extra={"device_id": device_id})
+            return data[: len(data) // 2]
         if values:
             self._history[device_id].record(values)
         if self._take(device_id, GARBAGE):

@@ -88,6 +88,17 @@ def test_bad_crc_is_counted_then_the_next_poll_reads(
     assert _values(again) == _last_served(site, 1).values
 
 
+def test_reply_cut_short_is_refused_then_the_next_poll_reads(
+    site: SimulatedSite, bus: ModbusSoilBus
+) -> None:
+    site.inject("soil", "partial", device_id=1)
+    one, two = bus.poll(system_stamp)
+    assert one.error is not None and one.error.reason == "bad_reply"
+    assert _values(two) == pytest.approx(_last_served(site, 2).values)
+    again, _ = bus.poll(system_stamp)
+    assert _values(again) == _last_served(site, 1).values
+
+
 def test_silent_probe_times_out_and_the_other_still_answers(
     site: SimulatedSite, bus: ModbusSoilBus
 ) -> None:
