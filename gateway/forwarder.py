@@ -228,7 +228,8 @@ class Forwarder:
         readings = self.outbox.take(batch_id, limit, after_seq=after_seq, up_to_seq=up_to)
         if not readings:
             # Nothing left below the fresh mark: later ticks need not ask until it moves.
-            self._backlog_done = backlog and not self._inflight_backlog()
+            if backlog:
+                self._backlog_done = not self._inflight_backlog()
             return False
         payload = encode_batch(self.outbox.gateway_id, readings, self.config.publish.payload_format)
         mid = self.publisher.publish_batch(payload)
