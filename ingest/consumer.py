@@ -64,7 +64,7 @@ class MqttConsumer:
         client.on_connect = self._on_connect
         client.on_disconnect = self._on_disconnect
         client.on_message = self._on_message
-        client.on_subscribe = lambda *_: self.subscribed.set()
+        client.on_subscribe = self._on_subscribe
         self._client = client
 
     def start(self) -> None:
@@ -137,6 +137,24 @@ class MqttConsumer:
             )
         self.connected.clear()
         self.subscribed.clear()
+
+    def _on_subscribe(
+        self,
+        client: mqtt.Client,
+        userdata: object,
+        mid: int,
+        reason_codes: list[ReasonCode],
+        properties: Properties | None,
+    ) -> None:
+        refused = [str(code) for code in reason_codes if code.is_failure]
+        if refused:
+            log.error(
+                "broker refused a subscription (check the ingest user's ACL)",
+                extra={"reasons": refused},
+            )
+            return
+        log.info("subscribed", extra={"client_id": self._settings.client_id})
+        self.subscribed.set()
 
     def _on_message(self, client: mqtt.Client, userdata: object, msg: mqtt.MQTTMessage) -> None:
         self.messages.put(InboundMessage(msg.topic, msg.payload, msg.mid, msg.qos))

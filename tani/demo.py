@@ -207,6 +207,10 @@ def run_demo(
         start_ms = time.time_ns() // 1_000_000
         ingest = Ingest(ingest_config)
         ingest.start()
+        # On a first run ingest has no session at the broker yet: what the gateway publishes
+        # before ingest's subscription is confirmed would reach nobody.
+        if not ingest.wait_subscribed(30):
+            raise DemoError("ingest could not subscribe at the broker (see the log above)")
         gateway = Gateway(gateway_config)
         gateway.start()
         api = _ApiServer(api_config)

@@ -360,10 +360,8 @@ class IngestWorker:
 def ingest_workers(
     setup: IngestSetup, database: str, workers: int, label: str
 ) -> Iterator[list[IngestWorker]]:
-    """``workers`` ingest processes writing to ``database``; yields once the broker has seen
-    each of them log in. With more than one they share the subscription."""
-    broker_log = setup.stack.paths.log_file("mosquitto")
-    offset = broker_log.stat().st_size
+    """``workers`` ingest processes writing to ``database``; yields once each has its
+    subscription confirmed by the broker. With more than one they share the subscription."""
     with ExitStack() as cleanup:
         started = []
         for n in range(workers):
@@ -373,24 +371,24 @@ def ingest_workers(
             log_path = setup.workdir / f"{name}.log"
             log_file = cleanup.enter_context(log_path.open("wb"))
             process = subprocess.Popen(
-                [*_INGEST, "--config", str(config), "--log-level", "warning"],
+                [*_INGEST, "--config", str(config), "--log-level", "info"],
                 stdout=subprocess.DEVNULL,
                 stderr=log_file,
             )
             cleanup.callback(_stop, process)
             started.append(IngestWorker(name, process, log_path))
 
-        def logged_in() -> bool:
+        def subscribed() -> bool:
+            # Logged in is not enough: what is published before the SUBACK reaches nobody.
             for worker in started:
                 worker.check_alive()
-            with broker_log.open("rb") as handle:
-                handle.seek(offset)
-                seen = handle.read().decode(errors="replace")
-            # Mosquitto logs "New client connected from ... as <client id> (p5, c0, ...)".
-            return all(f" as {worker.name} (" in seen for worker in started)
+            return all(
+                '"event": "subscribed"' in worker.log_path.read_text(errors="replace")
+                for worker in started
+            )
 
-        if not wait_until(logged_in, 60):
-            raise BenchError("ingest workers did not log in to Mosquitto within 60 s")
+        if not wait_until(subscribed, 60):
+            raise BenchError("ingest workers did not subscribe within 60 s")
         yield started
 
 
