@@ -82,8 +82,3 @@ class Validator:
         if rule.stuck_after_min is not None and stuck_min > rule.stuck_after_min:
             return Quality.SUSPECT
         return quality
-
-
-def classify(quantity: str, value: float) -> Quality:
-    """Range check alone, for a single value without history."""
-    return Validator(rules={}).classify("-", quantity, value, 0)

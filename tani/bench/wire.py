@@ -33,11 +33,8 @@ class CountingRelay:
         self._listener = socket.create_server(("127.0.0.1", 0))
         self.port = self._listener.getsockname()[1]
         self._stopping = threading.Event()
-        self._threads: list[threading.Thread] = []
         self._sockets: list[socket.socket] = []
-        accept = threading.Thread(target=self._accept, daemon=True)
-        accept.start()
-        self._threads.append(accept)
+        threading.Thread(target=self._accept, daemon=True).start()
 
     def reset(self) -> None:
         """Start counting from zero."""
@@ -62,9 +59,7 @@ class CountingRelay:
             upstream = socket.create_connection(self.target)
             self._sockets += [client, upstream]
             for src, dst, up in ((client, upstream, True), (upstream, client, False)):
-                thread = threading.Thread(target=self._pipe, args=(src, dst, up), daemon=True)
-                thread.start()
-                self._threads.append(thread)
+                threading.Thread(target=self._pipe, args=(src, dst, up), daemon=True).start()
 
     def _pipe(self, src: socket.socket, dst: socket.socket, up: bool) -> None:
         while True:

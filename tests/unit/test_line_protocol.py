@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import pytest
 
-from gateway.validation import classify
+from gateway.validation import Validator
 from storage.schema import HealthError, health_lines, reading_line
 from telemetry.reading import Quality, Reading
 
@@ -39,6 +39,10 @@ def test_unplaced_device_has_no_field_or_village_tag() -> None:
 def test_tag_values_are_escaped() -> None:
     line = reading_line(READING, _Place("a b,c=d", "v"))
     assert "field_id=a\\ b\\,c\\=d," in line
+
+
+def classify(quantity: str, value: float) -> Quality:
+    return Validator().classify("soil-1", quantity, value, 0)
 
 
 def test_quality_flags() -> None:
@@ -93,3 +97,22 @@ def test_health_report_without_a_trusted_time_is_stamped_on_arrival() -> None:
     report = {"uptime_s": 5, "clock": {"trusted": False, "source": "none"}, "devices": {}}
     (line,) = health_lines("gw-1", json.dumps(report).encode())
     assert line.endswith("devices_offline=0i")
+
+
+def test_a_jump_faster_than_the_quantity_can_change_is_suspect() -> None:
+    validator = Validator()
+    minute = 60_000_000_000
+    assert validator.classify("soil-1", "soil_temperature", 25.0, 0) is Quality.GOOD
+    assert validator.classify("soil-1", "soil_temperature", 25.5, minute) is Quality.GOOD
+    assert validator.classify("soil-1", "soil_temperature", 35.5, 2 * minute) is Quality.SUSPECT
+
+
+def test_a_value_stuck_longer_than_plausible_is_suspect() -> None:
+    validator = Validator()
+    hour = 3_600_000_000_000
+    qualities = [
+        validator.classify("weather-1", "air_temperature", 27.4, n * hour) for n in range(5)
+    ]
+    # Still for three hours is possible; four hours on the same tenth of a degree is not.
+    assert qualities == [Quality.GOOD] * 4 + [Quality.SUSPECT]
+    assert validator.classify("weather-1", "air_temperature", 27.5, 5 * hour) is Quality.GOOD
