@@ -1,13 +1,30 @@
-"""Registry tables (SQLAlchemy 2). Moving a probe to another field is a row update here."""
+"""Registry tables of places (SQLAlchemy 2). Moving a probe to another field is a row update here.
+
+People and their access are in ``registry.people``; alert rules and alert state in
+``registry.alerting``. All share one ``Base``, so one Alembic history covers the database.
+"""
 
 from __future__ import annotations
 
-from sqlalchemy import ForeignKey, String
+from datetime import date
+
+from sqlalchemy import Date, Float, ForeignKey, MetaData, String
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+# Named constraints, so Alembic can alter them on SQLite (batch mode) and PostgreSQL alike.
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
 
 
 class Base(DeclarativeBase):
     """Declarative base of the registry."""
+
+    metadata = MetaData(naming_convention=NAMING)
 
 
 class Village(Base):
@@ -17,6 +34,7 @@ class Village(Base):
 
     id: Mapped[str] = mapped_column(String(63), primary_key=True)
     name: Mapped[str] = mapped_column(String(200))
+    district: Mapped[str | None] = mapped_column(String(200))
     fields: Mapped[list[Field]] = relationship(back_populates="village")
 
 
@@ -29,6 +47,10 @@ class Field(Base):
     name: Mapped[str] = mapped_column(String(200))
     village_id: Mapped[str] = mapped_column(ForeignKey("villages.id"))
     crop: Mapped[str | None] = mapped_column(String(63))
+    owner_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    planted_on: Mapped[date | None] = mapped_column(Date)
+    latitude: Mapped[float | None] = mapped_column(Float)
+    longitude: Mapped[float | None] = mapped_column(Float)
     village: Mapped[Village] = relationship(back_populates="fields")
 
 
@@ -39,6 +61,7 @@ class Gateway(Base):
 
     id: Mapped[str] = mapped_column(String(63), primary_key=True)
     name: Mapped[str] = mapped_column(String(200))
+    village_id: Mapped[str | None] = mapped_column(ForeignKey("villages.id"))
     devices: Mapped[list[Device]] = relationship(back_populates="gateway")
 
 

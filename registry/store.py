@@ -9,10 +9,11 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, StringConstraints
 from pydantic import Field as PydanticField
-from sqlalchemy import Engine, create_engine, select
+from sqlalchemy import Engine, create_engine, event, select
 from sqlalchemy.orm import Session
 
-from registry.models import Base, Device, Field, Gateway, Village
+from registry import migrate
+from registry.models import Device, Field, Gateway, Village
 
 Identifier = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9_-]{0,62}$")]
 
@@ -84,12 +85,25 @@ class RegistryError(Exception):
     """The registry refused a change (for example a field in an unknown village)."""
 
 
+def _sqlite_pragmas(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
+    # API, ingest and alerts share the file: WAL lets readers run beside one writer, and a
+    # writer waits for the lock instead of failing at once. SQLite enforces foreign keys only
+    # when asked.
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA busy_timeout=10000")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.close()
+
+
 class Registry:
     """The registry database (SQLite file by default, PostgreSQL by URL)."""
 
     def __init__(self, url: str) -> None:
         self.engine: Engine = create_engine(url)
-        Base.metadata.create_all(self.engine)
+        if self.engine.dialect.name == "sqlite":
+            event.listen(self.engine, "connect", _sqlite_pragmas)
+        migrate.upgrade(self.engine)
 
     @classmethod
     def from_path(cls, path: Path) -> Registry:
