@@ -1,0 +1,1 @@
+"""Alerts: rule evaluation over stored readings, the alert lifecycle, notification delivery."""
