@@ -48,6 +48,9 @@ class EvaluationSettings(_Section):
     # How far back each pass reads. Readings arriving later than this (a gateway's backlog
     # after a long outage) are stored but do not raise alerts: they are history, not news.
     lookback_s: int = Field(default=6 * 3600, ge=60)
+    # An open alert resolves once its clear condition has held this long (reading time), so a
+    # value wavering at the clear threshold does not resolve and re-raise it.
+    clear_hold_s: float = Field(default=600.0, ge=0)
 
 
 class DeliverySettings(_Section):
