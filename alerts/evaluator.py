@@ -231,7 +231,7 @@ class Evaluator:
             if db_rule is None:
                 return
             states = _states(session, rule.id)
-            villages = dict(session.execute(select(Gateway.id, Gateway.village_id)).tuples())
+            villages = {g: v for g, v in session.execute(select(Gateway.id, Gateway.village_id))}
             for status in session.scalars(select(GatewayStatus)):
                 village = villages.get(status.gateway_id)
                 if rule.scope is Scope.VILLAGE and village != rule.scope_value:
