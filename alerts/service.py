@@ -1,0 +1,63 @@
+"""The alerts service: gateway status from MQTT, rule evaluation, notification delivery.
+
+Three independent loops over one registry database: the status watcher (paho's thread)
+records online/offline, the evaluator opens and resolves alerts on a schedule, the dispatcher
+sends what they queued. Any of them may be slow or failing without stopping the others.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+
+from alerts.config import AlertsConfig
+from alerts.delivery import Dispatcher
+from alerts.evaluator import Evaluator, wall_ms
+from alerts.gateway_status import GatewayStatusWatcher
+from registry.store import Registry
+from storage.influx import InfluxDB
+
+log = logging.getLogger(__name__)
+
+
+class AlertsService:
+    """Runs the watcher, the evaluator and the dispatcher until stopped."""
+
+    def __init__(self, config: AlertsConfig) -> None:
+        self.registry = Registry(config.registry_url)
+        self.influx = InfluxDB(
+            config.influx.url,
+            config.influx.database,
+            username=config.influx.username,
+            password=config.influx.password,
+            token=config.influx.token,
+        )
+        self.watcher = GatewayStatusWatcher(config.mqtt, self.registry, clock=wall_ms)
+        self.evaluator = Evaluator(self.registry, self.influx, config.evaluation)
+        self.dispatcher = Dispatcher(self.registry, config.delivery)
+        self._stop = threading.Event()
+        self._threads = [
+            threading.Thread(
+                target=self.evaluator.run_forever, args=(self._stop,), name="evaluator"
+            ),
+            threading.Thread(
+                target=self.dispatcher.run_forever, args=(self._stop,), name="dispatcher"
+            ),
+        ]
+
+    def start(self) -> None:
+        """Connect to the broker and start evaluating and delivering."""
+        self.watcher.start()
+        for thread in self._threads:
+            thread.start()
+        log.info("alerts service started")
+
+    def stop(self) -> None:
+        """Finish the current pass of each loop, disconnect and close."""
+        self._stop.set()
+        for thread in self._threads:
+            thread.join()
+        self.watcher.stop()
+        self.influx.close()
+        self.registry.close()
+        log.info("alerts service stopped")
