@@ -230,6 +230,8 @@ class RuleIn(_Input):
 class ChannelIn(_Input):
     """Where notifications go: an apprise URL of one person (``user``) or of one village."""
 
+    # The URL may hold a password or a bot token: keep it out of error texts and logs.
+    model_config = ConfigDict(extra="forbid", hide_input_in_errors=True)
     name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
     url: Annotated[str, StringConstraints(strip_whitespace=True, max_length=1000)]
     user: Username | None = None
@@ -243,7 +245,6 @@ class ChannelIn(_Input):
     @classmethod
     def _apprise_url(cls, value: str) -> str:
         if not apprise.Apprise().add(value):
-            # Never echo the URL: it may hold a password or a bot token.
             scheme = urlsplit(value).scheme or "?"
             raise ValueError(
                 f"URL apprise tidak valid (skema '{scheme}') / not a valid apprise URL "
