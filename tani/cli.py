@@ -371,3 +371,9 @@ def bench_ingest(
         typer.echo(f"bench ingest: {exc}", err=True)
         raise typer.Exit(2) from None
     typer.echo(result)
+
+
+# Admin commands (villages, fields, gateways, devices, users, rules, channels) in their own module.
+from tani.cli_admin import register as register_admin  # noqa: E402
+
+register_admin(app)
