@@ -1,0 +1,282 @@
+"""Alert notifications through real apprise to real receivers on 127.0.0.1.
+
+An SMTP server (aiosmtpd) reached by an apprise ``mailto://`` URL and an HTTP webhook
+(http.server) reached by a ``json://`` URL. The dispatcher's clock is the test's: quiet hours,
+retries and escalation are reached by moving it, never by sleeping.
+"""
+
+from __future__ import annotations
+
+import email
+import email.policy
+import json
+import socket
+import threading
+from collections.abc import Callable, Iterator
+from email.message import EmailMessage
+from http.server import BaseHTTPRequestHandler, HTTPServer
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiosmtpd.controller import Controller
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from alerts.delivery import Dispatcher, DispatchReport
+from registry.alerting import Delivery, DeliveryAttempt
+from registry.store import Registry
+from tests.unit.test_alert_delivery import (
+    HOUR_MS,
+    SETTINGS,
+    Clock,
+    attempts,
+    change_alert,
+    deliveries,
+    raise_alert,
+    seed_site,
+    wib_ms,
+)
+
+pytestmark = pytest.mark.integration
+
+
+class Inbox:
+    """An aiosmtpd handler keeping every message it accepts."""
+
+    def __init__(self) -> None:
+        self.messages: list[EmailMessage] = []
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        """Accept and keep the message (aiosmtpd's DATA hook)."""
+        parsed = email.message_from_bytes(envelope.content, policy=email.policy.default)
+        assert isinstance(parsed, EmailMessage)
+        self.messages.append(parsed)
+        return "250 Message accepted"
+
+    def texts(self) -> list[tuple[str, str]]:
+        """(subject, plain-text body) of each message."""
+        result = []
+        for message in self.messages:
+            body = message.get_body(preferencelist=("plain",))
+            assert body is not None, "apprise sent no text/plain part"
+            result.append((str(message["subject"]), str(body.get_content()).strip()))
+        return result
+
+
+class Webhook:
+    """An HTTP receiver of apprise's json:// posts; the test starts and stops it."""
+
+    def __init__(self, port: int) -> None:
+        self.port = port
+        self.url = f"json://127.0.0.1:{port}/hook"
+        self.received: list[dict[str, Any]] = []
+        self._server: HTTPServer | None = None
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        """Listen on the port and keep every JSON body posted to it."""
+        received = self.received
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                length = int(self.headers["Content-Length"])
+                received.append(json.loads(self.rfile.read(length)))
+                self.send_response(200)
+                self.end_headers()
+
+            def log_message(self, format: str, *args: Any) -> None:
+                pass  # keep the test output to failures
+
+        self._server = HTTPServer(("127.0.0.1", self.port), Handler)
+        self._thread = threading.Thread(target=self._server.serve_forever, name="webhook")
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Stop listening and close the socket."""
+        if self._server is not None and self._thread is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._thread.join()
+            self._server = self._thread = None
+
+
+@pytest.fixture
+def inbox(free_port: Callable[[], int]) -> Iterator[tuple[Inbox, str]]:
+    """A running SMTP server and the apprise URL that reaches it (plain SMTP, no login)."""
+    handler = Inbox()
+    port = free_port()
+    controller = Controller(handler, hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        yield handler, smtp_url(port)
+    finally:
+        controller.stop()
+
+
+@pytest.fixture
+def webhook(free_port: Callable[[], int]) -> Iterator[Webhook]:
+    """A webhook receiver on a free port, not started."""
+    receiver = Webhook(free_port())
+    try:
+        yield receiver
+    finally:
+        receiver.stop()
+
+
+@pytest.fixture
+def registry_path(tmp_path: Path) -> Path:
+    """Where the test's registry lives."""
+    return tmp_path / "r.db"
+
+
+def smtp_url(port: int) -> str:
+    """apprise's URL of a local SMTP server without TLS or authentication."""
+    return f"mailto://127.0.0.1:{port}?from=tani@example.id&to=ppl@example.id&mode=insecure"
+
+
+def open_registry(path: Path, *, officer_url: str, office_url: str) -> Registry:
+    """The Karang Agung site, with these channel URLs for the officer and the village office."""
+    registry = Registry.from_path(path)
+    seed_site(registry, officer_url=officer_url, office_url=office_url)
+    return registry
+
+
+def test_delivered_by_email_in_indonesian_with_the_link(
+    registry_path: Path, inbox: tuple[Inbox, str], free_port: Callable[[], int]
+) -> None:
+    handler, url = inbox
+    registry = open_registry(registry_path, officer_url=url, office_url=smtp_url(free_port()))
+    try:
+        clock = Clock(wib_ms(12, 9))
+        raise_alert(registry, clock.now_ms)
+        assert Dispatcher(registry, SETTINGS, clock=clock).run_once() == DispatchReport(sent=1)
+        [delivery] = deliveries(registry)
+    finally:
+        registry.close()
+
+    [(subject, body)] = handler.texts()
+    assert subject == "[WASPADA] Kelembapan tanah 14,2% < 18% - Sawah Utara"
+    assert body == (
+        "WASPADA: Kelembapan tanah 14,2% < 18% sejak 08:30 WIB. "
+        "Sawah Utara (Budi Santoso), Karang Agung. "
+        f"Konfirmasi: http://tani.lan/a/{delivery.ack_token}"
+    )
+    assert handler.messages[0]["To"] == "ppl@example.id"
+
+
+def test_delivered_to_a_webhook_after_it_comes_up(
+    registry_path: Path, webhook: Webhook, inbox: tuple[Inbox, str]
+) -> None:
+    registry = open_registry(registry_path, officer_url=webhook.url, office_url=inbox[1])
+    try:
+        clock = Clock(wib_ms(12, 9))
+        raise_alert(registry, clock.now_ms)
+        dispatcher = Dispatcher(registry, SETTINGS, clock=clock)
+
+        assert dispatcher.run_once() == DispatchReport(retried=1)  # nobody listening yet
+        [delivery] = deliveries(registry)
+        assert delivery.status == "pending"
+        assert delivery.last_error is not None
+        assert "Connection refused" in delivery.last_error
+        [failed] = attempts(registry, delivery.id)
+        assert (failed.outcome, failed.detail) == ("failed", delivery.last_error)
+
+        webhook.start()
+        assert dispatcher.run_once() == DispatchReport()  # the retry is not due yet
+        clock.now_ms = delivery.next_attempt_ms
+        assert dispatcher.run_once() == DispatchReport(sent=1)
+        [delivery] = deliveries(registry)
+        assert [a.outcome for a in attempts(registry, delivery.id)] == ["failed", "sent"]
+    finally:
+        registry.close()
+
+    [post] = webhook.received
+    assert post["title"] == "[WASPADA] Kelembapan tanah 14,2% < 18% - Sawah Utara"
+    assert post["message"].startswith("WASPADA: Kelembapan tanah 14,2% < 18% sejak 08:30 WIB")
+    assert post["message"].endswith(f"/a/{delivery.ack_token}")
+
+
+def test_a_receiver_that_never_answers_times_out_with_the_reason(
+    registry_path: Path, inbox: tuple[Inbox, str]
+) -> None:
+    # A listening socket nobody accepts from: connects, then never answers.
+    with socket.create_server(("127.0.0.1", 0)) as silent:
+        url = f"json://127.0.0.1:{silent.getsockname()[1]}/hook"
+        registry = open_registry(registry_path, officer_url=url, office_url=inbox[1])
+        try:
+            clock = Clock(wib_ms(12, 9))
+            raise_alert(registry, clock.now_ms)
+            settings = SETTINGS.model_copy(update={"send_timeout_s": 0.5})
+            report = Dispatcher(registry, settings, clock=clock).run_once()
+            [delivery] = deliveries(registry)
+        finally:
+            registry.close()
+    assert report == DispatchReport(retried=1)
+    assert delivery.last_error is not None
+    assert "timed out" in delivery.last_error
+
+
+def test_held_through_quiet_hours_then_sent(
+    registry_path: Path, webhook: Webhook, inbox: tuple[Inbox, str]
+) -> None:
+    webhook.start()
+    registry = open_registry(registry_path, officer_url=webhook.url, office_url=inbox[1])
+    try:
+        clock = Clock(wib_ms(12, 22))
+        raise_alert(registry, clock.now_ms)
+        settings = SETTINGS.model_copy(update={"escalate_after_s": 0})
+        dispatcher = Dispatcher(registry, settings, clock=clock)
+
+        assert dispatcher.run_once() == DispatchReport(held=1)
+        assert webhook.received == []
+        clock.now_ms = wib_ms(13, 5, 59)
+        assert dispatcher.run_once() == DispatchReport()
+        clock.now_ms = wib_ms(13, 6)
+        assert dispatcher.run_once() == DispatchReport(sent=1)
+        [delivery] = deliveries(registry)
+        assert [a.outcome for a in attempts(registry, delivery.id)] == ["held", "sent"]
+    finally:
+        registry.close()
+    [post] = webhook.received
+    # Sent the next morning: the time it began carries its date.
+    assert "sejak 12 Mar 21:30 WIB" in post["message"]
+
+
+def test_escalated_to_the_village_office_unless_acknowledged(
+    registry_path: Path, webhook: Webhook, inbox: tuple[Inbox, str]
+) -> None:
+    handler, office_url = inbox
+    webhook.start()
+    registry = open_registry(registry_path, officer_url=webhook.url, office_url=office_url)
+    try:
+        clock = Clock(wib_ms(12, 9))
+        ignored = raise_alert(registry, clock.now_ms)
+        handled = raise_alert(registry, clock.now_ms, severity="critical")
+        dispatcher = Dispatcher(registry, SETTINGS, clock=clock)
+        assert dispatcher.run_once() == DispatchReport(sent=2)
+        change_alert(registry, handled, "acknowledge", clock.now_ms + 10 * 60_000)
+
+        clock.now_ms += SETTINGS.escalate_after_s * 1000 - 1
+        assert dispatcher.run_once() == DispatchReport()
+        clock.now_ms += 1
+        assert dispatcher.run_once() == DispatchReport(sent=1, escalated=1)
+        clock.now_ms += 3 * HOUR_MS
+        assert dispatcher.run_once() == DispatchReport()
+
+        with Session(registry.engine) as session:
+            escalations = session.scalars(
+                select(Delivery).where(Delivery.purpose == "escalated")
+            ).all()
+            logged = session.scalars(select(DeliveryAttempt.outcome)).all()
+    finally:
+        registry.close()
+
+    [escalation] = escalations
+    assert escalation.alert_id == ignored
+    assert len(webhook.received) == 2  # the officer heard of both alerts
+    [(subject, body)] = handler.texts()  # the office, of the ignored one only
+    assert subject.startswith("[WASPADA, belum ditangani] Kelembapan tanah 14,2% < 18%")
+    assert body.startswith("WASPADA, belum ditangani: Kelembapan tanah 14,2% < 18% sejak 08:30")
+    assert body.endswith(f"http://tani.lan/a/{escalation.ack_token}")
+    assert logged == ["sent", "sent", "sent"]
