@@ -144,6 +144,7 @@ def _show(rows: list[dict[str, Any]], as_json: bool, hide: tuple[str, ...] = ())
 
 
 def _show_one(row: dict[str, Any], as_json: bool, hide: tuple[str, ...] = ()) -> None:
+    """One saved row; callers show it after the commit, so what is shown is what was stored."""
     if as_json:
         typer.echo(json.dumps(row, ensure_ascii=False, indent=2, default=str))
     else:
@@ -259,7 +260,8 @@ def villages_add(
 
     data = _parse(VillageIn, id=village_id, name=name, district=district)
     with _session(registry_url) as session:
-        _show_one(_village_row(upsert_village(session, data)), as_json)
+        row = _village_row(upsert_village(session, data))
+    _show_one(row, as_json)
 
 
 @fields_app.command("list")
@@ -301,7 +303,8 @@ def fields_add(
         longitude=lon,
     )
     with _session(registry_url) as session:
-        _show_one(_field_row(session, upsert_field(session, data)), as_json)
+        row = _field_row(session, upsert_field(session, data))
+    _show_one(row, as_json)
 
 
 @gateways_app.command("list")
@@ -326,7 +329,8 @@ def gateways_add(
 
     data = _parse(GatewayIn, id=gateway_id, name=name, village_id=village)
     with _session(registry_url) as session:
-        _show_one(_gateway_row(upsert_gateway(session, data)), as_json)
+        row = _gateway_row(upsert_gateway(session, data))
+    _show_one(row, as_json)
 
 
 @devices_app.command("list")
@@ -357,7 +361,8 @@ def devices_add(
 
     data = _parse(DeviceIn, gateway_id=gateway, id=device_id, kind=kind, field_id=field)
     with _session(registry_url) as session:
-        _show_one(_device_row(upsert_device(session, data)), as_json)
+        row = _device_row(upsert_device(session, data))
+    _show_one(row, as_json)
 
 
 # -- users ---------------------------------------------------------------------------------------
@@ -416,7 +421,8 @@ def users_add(
     )
     password = None if no_password else _read_password(password_stdin)
     with _session(registry_url) as session:
-        _show_one(_user_row(create_user(session, data, password, _now_ms())), as_json)
+        row = _user_row(create_user(session, data, password, _now_ms()))
+    _show_one(row, as_json)
 
 
 @users_app.command("set-password")
@@ -516,14 +522,16 @@ def rules_add(
         note=note,
     )
     with _session(registry_url) as session:
-        _show_one(_rule_row(upsert_rule(session, data)), as_json, hide=("note",))
+        row = _rule_row(upsert_rule(session, data))
+    _show_one(row, as_json, hide=("note",))
 
 
 def _set_enabled(name: str, enabled: bool, registry_url: str) -> None:
     from registry.directory import set_rule_enabled
 
     with _session(registry_url) as session:
-        _show_one(_rule_row(set_rule_enabled(session, name, enabled)), False, hide=("note",))
+        row = _rule_row(set_rule_enabled(session, name, enabled))
+    _show_one(row, False, hide=("note",))
 
 
 @rules_app.command("enable")
@@ -609,7 +617,8 @@ def channels_add(
         enabled=enabled,
     )
     with _session(registry_url) as session:
-        _show_one(_channel_row(session, add_channel(session, data)), as_json)
+        row = _channel_row(session, add_channel(session, data))
+    _show_one(row, as_json)
 
 
 @channels_app.command("delete")
