@@ -402,7 +402,8 @@ def apprise_send(url: str, message: Message, timeout_s: float) -> SendResult:
             notifier.notify(
                 body=message.body,
                 title=message.title,
-                # Plain text: apprise escapes it for HTML e-mail ("14,2% < 18%" stays whole).
+                # Plain text: e-mail goes as text/plain, and apprise escapes it for services
+                # that take HTML, so "14,2% < 18%" arrives whole.
                 body_format=apprise.NotifyFormat.TEXT,
             )
         )
@@ -445,6 +446,7 @@ def _apprise_log() -> Iterator[StringIO]:
     """Apprise's log of one send, its debug lines included: the socket error is one.
 
     Kept out of the service's own log, which has one structured line per event instead.
+    Both the capture and the silencing are process-wide: one dispatcher thread sends at a time.
     """
     apprise_logger = logging.getLogger("apprise")
     propagate, apprise_logger.propagate = apprise_logger.propagate, False
