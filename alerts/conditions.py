@@ -119,7 +119,8 @@ def _threshold(spec: RuleSpec, point: Point) -> Observation:
 
 
 def _rate(spec: RuleSpec, points: Sequence[Point], index: int) -> Observation | None:
-    """Change per hour against the oldest good reading within the window before this one.
+    """Change per hour against the oldest good reading within the window before this one,
+    judged in the direction of the threshold's sign.
 
     At least a quarter of the window must separate the two, so two readings seconds apart
     (with sensor noise) are not taken for a fast change.
@@ -137,10 +138,15 @@ def _rate(spec: RuleSpec, points: Sequence[Point], index: int) -> Observation | 
     if earlier is None or point.time_ms - earlier.time_ms < window_ms / 4:
         return None
     per_hour = (point.value - earlier.value) * 3_600_000 / (point.time_ms - earlier.time_ms)
-    threshold = abs(_number(spec.threshold))
-    clear_at = threshold if spec.clear_threshold is None else abs(spec.clear_threshold)
+    # The sign says the direction: -10 watches falls of 10 an hour or more, +10 rises.
+    threshold = _number(spec.threshold)
+    clear_at = threshold if spec.clear_threshold is None else spec.clear_threshold
+    sign = 1.0 if threshold > 0 else -1.0
     return Observation(
-        point.time_ms, per_hour, abs(per_hour) >= threshold, abs(per_hour) < clear_at
+        point.time_ms,
+        per_hour,
+        condition=sign * per_hour >= sign * threshold,
+        clear=sign * per_hour < sign * clear_at,
     )
 
 

@@ -10,7 +10,7 @@ import tomllib
 from datetime import time
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 
@@ -70,6 +70,15 @@ class DeliverySettings(_Section):
     send_timeout_s: float = Field(default=10.0, gt=0)
     # Unacknowledged this long: the village office is told too (0: never escalate).
     escalate_after_s: int = Field(default=4 * 3600, ge=0)
+
+    @model_validator(mode="after")
+    def _quiet_hours_have_both_ends(self) -> DeliverySettings:
+        if (self.quiet_start is None) != (self.quiet_end is None):
+            raise ValueError(
+                "Jam tenang perlu quiet_start dan quiet_end, atau tidak keduanya / quiet hours "
+                "need both quiet_start and quiet_end, or neither"
+            )
+        return self
 
 
 class AlertsConfig(BaseSettings):

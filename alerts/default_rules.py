@@ -216,18 +216,18 @@ _COMMON_RULES: tuple[RuleIn, ...] = (
     ),
     # Plants cannot pull soil moisture down 10 points in an hour (a day's ETc of about 5 mm is
     # under 2 points of a 30 cm root zone): such a drop is a breached paddy bund or a probe
-    # pulled out of the soil. The evaluator compares the size of the change, so heavy rain
-    # raising the soil this fast would alert too; the rule is off until the office wants it.
+    # pulled out of the soil. The threshold is negative: only a fall counts, so rain soaking
+    # the soil just as fast does not. The numbers are a judgement.
     RuleIn(
-        name="kelembapan-berubah-cepat",
+        name="kelembapan-turun-cepat",
         kind=RuleKind.RATE,
         quantity="soil_moisture",
-        threshold=10.0,
-        clear_threshold=5.0,
+        threshold=-10.0,
+        clear_threshold=-5.0,
         window_s=HOUR_S,
         severity=Severity.INFO,
-        enabled=False,
-        note="10 %/jam = pertimbangan; nonaktif: hujan lebat juga memicu / off: rain triggers it",
+        note="-10 %/jam = pertimbangan (pematang bocor, probe tercabut) / judgement "
+        "(breached bund, probe pulled out)",
     ),
 )
 

@@ -44,7 +44,7 @@ from registry.store import Registry
 log = logging.getLogger(__name__)
 
 _HOUR_MS = 3_600_000
-_TOKEN_CHARS = 32  # lifecycle's secrets.token_urlsafe(24)
+_TOKEN_CHARS = len(lifecycle.new_ack_token())
 _MAX_REASON = 500
 _HELD, _RATE_LIMITED = "held", "rate_limited"  # DeliveryAttempt outcomes of waiting
 

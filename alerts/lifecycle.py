@@ -40,6 +40,14 @@ class Purpose:
     RESOLVED = "resolved"
 
 
+ACK_TOKEN_BYTES = 12  # 96 bits: unguessable, and 16 characters in an SMS-sized message
+
+
+def new_ack_token() -> str:
+    """The secret of one message's acknowledge link."""
+    return secrets.token_urlsafe(ACK_TOKEN_BYTES)
+
+
 @dataclass(frozen=True, slots=True)
 class Subject:
     """What an alert is about: a series, a device or a gateway, and where it is."""
@@ -153,16 +161,23 @@ def resolve(
 
 
 def escalate_due(session: Session, *, now_ms: int, after_s: int) -> list[Alert]:
-    """Tell the village office of every alert left unacknowledged for ``after_s`` seconds."""
+    """Tell the village office of every alert left unacknowledged for ``after_s`` seconds.
+
+    The time counts from when the first opening message went out, not from the opening: a
+    warning held through quiet hours must reach the officer before it reaches the office. An
+    alert nobody could be told of (no opening recipients) counts from its opening.
+    """
     if after_s <= 0:
         return []
-    due = session.scalars(
+    cutoff = now_ms - after_s * 1000
+    candidates = session.scalars(
         select(Alert).where(
             Alert.state == AlertState.OPEN.value,
             Alert.escalated_ms.is_(None),
-            Alert.opened_ms <= now_ms - after_s * 1000,
+            Alert.opened_ms <= cutoff,
         )
     ).all()
+    due = [alert for alert in candidates if _told_before(session, alert, cutoff)]
     for alert in due:
         alert.escalated_ms = now_ms
         channels = escalation_recipients(session, alert)
@@ -173,7 +188,20 @@ def escalate_due(session: Session, *, now_ms: int, after_s: int) -> list[Alert]:
             "alert escalated: nobody acknowledged",
             extra={"alert_id": alert.id, "village_id": alert.village_id},
         )
-    return list(due)
+    return due
+
+
+def _told_before(session: Session, alert: Alert, cutoff_ms: int) -> bool:
+    """Whether the opening reached someone by ``cutoff_ms``, or could reach nobody at all."""
+    openings = session.execute(
+        select(Delivery.status, Delivery.sent_ms).where(
+            Delivery.alert_id == alert.id, Delivery.purpose == Purpose.OPENED
+        )
+    ).all()
+    sent = [sent_ms for status, sent_ms in openings if status == DeliveryStatus.SENT.value]
+    if sent:
+        return min(sent) <= cutoff_ms
+    return not any(status == DeliveryStatus.PENDING.value for status, _ in openings)
 
 
 def opening_recipients(session: Session, alert: Alert) -> list[Channel]:
@@ -252,7 +280,7 @@ def _queue(session: Session, alert: Alert, channel: Channel, purpose: str, now_m
             attempts=0,
             created_ms=now_ms,
             next_attempt_ms=now_ms,
-            ack_token=secrets.token_urlsafe(24),
+            ack_token=new_ack_token(),
         )
     )
 

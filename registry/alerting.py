@@ -21,7 +21,7 @@ class RuleKind(StrEnum):
 
     BELOW = "below"  # value under threshold for duration_s; clears above clear_threshold
     ABOVE = "above"  # value over threshold for duration_s; clears under clear_threshold
-    RATE = "rate"  # |change per hour| over threshold, measured over window_s
+    RATE = "rate"  # change per hour past threshold (negative: a fall), over window_s
     NO_DATA = "no_data"  # a placed device sent nothing for duration_s
     GATEWAY_OFFLINE = "gateway_offline"  # the gateway's last will said offline for duration_s
     QUALITY_BAD = "quality_bad"  # readings flagged bad for duration_s
@@ -147,7 +147,11 @@ class Delivery(Base):
     """One notification of one alert to one channel, with its retries."""
 
     __tablename__ = "deliveries"
-    __table_args__ = (Index("ix_deliveries_due", "status", "next_attempt_ms"),)
+    __table_args__ = (
+        Index("ix_deliveries_due", "status", "next_attempt_ms"),
+        # The hourly limit counts a channel's recent sends.
+        Index("ix_deliveries_channel_sent", "channel_id", "status", "sent_ms"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     alert_id: Mapped[int] = mapped_column(ForeignKey("alerts.id", ondelete="CASCADE"), index=True)

@@ -128,7 +128,9 @@ _RULE_USES: dict[RuleKind, frozenset[str]] = {
 
 
 class RuleIn(_Input):
-    """An alert rule; ``rate`` thresholds are a change per hour, in the quantity's unit."""
+    """An alert rule; ``rate`` thresholds are a change per hour in the quantity's unit,
+    negative for a fall (e.g. -10: soil moisture dropping 10 points an hour), positive for a
+    rise."""
 
     name: RuleName
     kind: RuleKind
@@ -213,17 +215,18 @@ class RuleIn(_Input):
                 "Aturan rate perlu quantity, threshold dan window_s / a rate rule needs "
                 "quantity, threshold and window_s"
             )
-        if self.threshold <= 0:
+        if self.threshold == 0:
             raise ValueError(
-                "Batas rate adalah besar perubahan per jam, > 0 / a rate threshold is the size "
-                "of the change per hour, > 0"
+                "Batas rate adalah perubahan per jam: negatif untuk turun, positif untuk naik, "
+                "bukan 0 / a rate threshold is a change per hour: negative watches falls, "
+                "positive watches rises, not 0"
             )
         if self.clear_threshold is None:
             self.clear_threshold = self.threshold
-        if not 0 <= self.clear_threshold <= self.threshold:
+        if not 0 <= self.clear_threshold / self.threshold <= 1:
             raise ValueError(
-                "Aturan rate pulih di bawah batas: 0 <= clear_threshold <= threshold / a rate "
-                "rule clears at or below its threshold"
+                "Aturan rate pulih antara 0 dan batasnya, bertanda sama / a rate rule clears "
+                "between 0 and its threshold, with the same sign"
             )
 
 

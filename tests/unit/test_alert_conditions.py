@@ -95,7 +95,7 @@ def test_quality_rule_watches_bad_readings() -> None:
 
 
 def test_rate_of_change_per_hour_against_the_window() -> None:
-    drop = RuleSpec(RuleKind.RATE, threshold=5.0, clear_threshold=2.0, window_ms=60 * MIN)
+    drop = RuleSpec(RuleKind.RATE, threshold=-5.0, clear_threshold=-2.0, window_ms=60 * MIN)
     points = [Point(i * 10 * MIN, 40 - i * 2.0, "good") for i in range(8)]  # -12 %/h
     observations = observe(drop, points, 0)
     assert observations[0].time_ms == 20 * MIN  # needs a quarter window of history
@@ -103,6 +103,14 @@ def test_rate_of_change_per_hour_against_the_window() -> None:
     assert round(observations[-1].value, 6) == -12.0
     steady = [Point(i * 10 * MIN, 40.0, "good") for i in range(8)]
     assert all(o.clear and not o.condition for o in observe(drop, steady, 0))
+
+
+def test_a_fall_rule_ignores_an_equally_fast_rise() -> None:
+    drop = RuleSpec(RuleKind.RATE, threshold=-5.0, clear_threshold=-2.0, window_ms=60 * MIN)
+    rain = [Point(i * 10 * MIN, 20 + i * 3.0, "good") for i in range(8)]  # +18 %/h
+    assert not any(o.condition for o in observe(drop, rain, 0))
+    rise = RuleSpec(RuleKind.RATE, threshold=5.0, clear_threshold=2.0, window_ms=60 * MIN)
+    assert all(o.condition for o in observe(rise, rain, 0))
 
 
 def test_above_rule_mirrors_below() -> None:

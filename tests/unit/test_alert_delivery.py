@@ -379,6 +379,24 @@ def test_an_acknowledged_alert_is_not_escalated(registry: Registry) -> None:
     assert send.to(OFFICE_URL) == []
 
 
+def test_escalation_counts_from_when_the_officer_was_told_not_from_the_opening(
+    registry: Registry,
+) -> None:
+    clock, send = Clock(wib_ms(12, 22)), FakeSend()
+    raise_alert(registry, clock.now_ms)  # a warning at night: held until 06:00
+    dispatcher = make_dispatcher(registry, clock, send)
+    assert dispatcher.run_once() == DispatchReport(held=1)
+
+    clock.now_ms = wib_ms(13, 6)  # 8 h after the opening, but the officer hears of it only now
+    assert dispatcher.run_once() == DispatchReport(sent=1)
+    clock.now_ms = wib_ms(13, 7, 59)
+    assert dispatcher.run_once() == DispatchReport()
+    assert send.to(OFFICE_URL) == []
+    clock.now_ms = wib_ms(13, 8)  # two hours after the officer was told
+    assert dispatcher.run_once() == DispatchReport(sent=1, escalated=1)
+    assert len(send.to(OFFICE_URL)) == 1
+
+
 def test_an_escalation_waiting_out_quiet_hours_is_cancelled_by_acknowledgement(
     registry: Registry,
 ) -> None:

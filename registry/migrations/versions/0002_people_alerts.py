@@ -218,6 +218,9 @@ def upgrade() -> None:
     with op.batch_alter_table("deliveries", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_deliveries_alert_id"), ["alert_id"], unique=False)
         batch_op.create_index("ix_deliveries_due", ["status", "next_attempt_ms"], unique=False)
+        batch_op.create_index(
+            "ix_deliveries_channel_sent", ["channel_id", "status", "sent_ms"], unique=False
+        )
 
     op.create_table(
         "rule_states",
@@ -305,6 +308,7 @@ def downgrade() -> None:
     op.drop_table("delivery_attempts")
     op.drop_table("rule_states")
     with op.batch_alter_table("deliveries", schema=None) as batch_op:
+        batch_op.drop_index("ix_deliveries_channel_sent")
         batch_op.drop_index("ix_deliveries_due")
         batch_op.drop_index(batch_op.f("ix_deliveries_alert_id"))
 
