@@ -3,17 +3,14 @@
 from __future__ import annotations
 
 import json
-import signal
 import sys
-import threading
-from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, TypeVar
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from pydantic import ValidationError
 
 from tani import logs
+from tani.cli_support import load_or_exit, wait_for_stop
 from tani.stack.config import DEFAULT_INFLUX_PORT, DEFAULT_INFLUX_RPC_PORT, DEFAULT_MQTT_PORT
 
 if TYPE_CHECKING:
@@ -34,8 +31,6 @@ bench_app = typer.Typer(help="Benchmarks: each prints one JSON object.", no_args
 app.add_typer(registry_app, name="registry")
 app.add_typer(bench_app, name="bench")
 
-T = TypeVar("T")
-
 StateDir = Annotated[
     Path, typer.Option(envvar="TANI_STATE_DIR", help="State directory of the stack.")
 ]
@@ -50,29 +45,6 @@ ConfigFile = Annotated[
 LogLevel = Annotated[
     str, typer.Option(envvar="TANI_LOG_LEVEL", help="debug, info, warning, error.")
 ]
-
-
-def _load(loader: Callable[[Path], T], path: Path) -> T:
-    """Load a config file or stop with a message naming every bad key."""
-    try:
-        return loader(path)
-    except ValidationError as exc:
-        typer.echo(f"Konfigurasi salah / invalid configuration in {path}:", err=True)
-        for error in exc.errors():
-            key = ".".join(str(part) for part in error["loc"])
-            typer.echo(f"  {key}: {error['msg']}", err=True)
-        raise typer.Exit(2) from None
-    except (OSError, ValueError) as exc:
-        typer.echo(f"Konfigurasi tidak terbaca / cannot read {path}: {exc}", err=True)
-        raise typer.Exit(2) from None
-
-
-def _wait_for_stop(duration_s: float | None = None) -> None:
-    """Block until SIGINT/SIGTERM, or for ``duration_s`` seconds."""
-    stop = threading.Event()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, lambda *_: stop.set())
-    stop.wait(duration_s)
 
 
 def _stack(state_dir: Path, mqtt_port: int, influx_port: int, influx_rpc_port: int) -> Stack:
@@ -202,9 +174,9 @@ def gateway(config: ConfigFile, log_level: LogLevel = "info") -> None:
     from gateway.service import Gateway
 
     logs.configure(log_level)
-    service = Gateway(_load(load_config, config))
+    service = Gateway(load_or_exit(load_config, config))
     service.start()
-    _wait_for_stop()
+    wait_for_stop()
     service.stop()
 
 
@@ -215,9 +187,9 @@ def ingest(config: ConfigFile, log_level: LogLevel = "info") -> None:
     from ingest.service import Ingest
 
     logs.configure(log_level)
-    service = Ingest(_load(load_config, config))
+    service = Ingest(load_or_exit(load_config, config))
     service.start()
-    _wait_for_stop()
+    wait_for_stop()
     service.stop()
 
 
@@ -230,12 +202,12 @@ def api(config: ConfigFile, log_level: LogLevel = "info") -> None:
     from api.config import load_config
 
     logs.configure(log_level)
-    settings = _load(load_config, config)
+    settings = load_or_exit(load_config, config)
     uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_config=None)
 
 
 @registry_app.command("load")
-def registry_load(
+def registryload_or_exit(
     site_file: Annotated[Path, typer.Argument(exists=True, dir_okay=False)],
     registry_url: Annotated[
         str, typer.Option(envvar="TANI_REGISTRY_URL")
@@ -246,7 +218,7 @@ def registry_load(
 
     registry = Registry(registry_url)
     try:
-        site = _load(registry.load_site, site_file)
+        site = load_or_exit(registry.load_site, site_file)
     except RegistryError as exc:
         typer.echo(f"Registry menolak / refused: {exc}", err=True)
         raise typer.Exit(2) from None
@@ -313,7 +285,7 @@ def demo(
         duration_s=duration,
     )
     try:
-        summary = run_demo(options, wait=_wait_for_stop, echo=typer.echo)
+        summary = run_demo(options, wait=wait_for_stop, echo=typer.echo)
     except (StackError, DemoError) as exc:
         typer.echo(str(exc), err=True)
         raise typer.Exit(1) from None
@@ -377,3 +349,6 @@ def bench_ingest(
 from tani.cli_admin import register as register_admin  # noqa: E402
 
 register_admin(app)
+from tani.cli_alerts import register as register_alerts  # noqa: E402
+
+register_alerts(app)
