@@ -5,12 +5,26 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
 
+from api.auth import LoginThrottle
 from api.config import ApiConfig
-from api.routers import fields, health
+from api.routers import ack, admin, alerts, auth, fields, health
 from registry.store import Registry
 from storage.influx import InfluxDB
+
+
+async def _invalid_request(_: Request, exc: RequestValidationError) -> JSONResponse:
+    """FastAPI's 422, without echoing the bad input back.
+
+    A body may hold a password or a channel URL with a bot token in it, and responses end up in
+    logs and screenshots; the client knows what it sent.
+    """
+    errors = [{k: v for k, v in error.items() if k != "input"} for error in exc.errors()]
+    return JSONResponse(status_code=422, content={"detail": jsonable_encoder(errors)})
 
 
 def create_app(config: ApiConfig) -> FastAPI:
@@ -40,6 +54,13 @@ def create_app(config: ApiConfig) -> FastAPI:
         version="1",
         lifespan=lifespan,
     )
+    # Per application, so each app (and each test's) counts its own failed logins.
+    app.state.login_throttle = LoginThrottle()
+    app.add_exception_handler(RequestValidationError, _invalid_request)
     app.include_router(health.router)
+    app.include_router(auth.router)
     app.include_router(fields.router)
+    app.include_router(alerts.router)
+    app.include_router(admin.router)
+    app.include_router(ack.router)
     return app
