@@ -60,8 +60,9 @@ class DeliverySettings(_Section):
     public_url: str = "http://127.0.0.1:8000"
     every_s: float = Field(default=5.0, gt=0)
     # Quiet hours in local time: non-critical messages wait until quiet_end.
-    quiet_start: time | None = time(21, 0)
-    quiet_end: time | None = time(6, 0)
+    quiet_hours: bool = True
+    quiet_start: time = time(21, 0)
+    quiet_end: time = time(6, 0)
     utc_offset_h: int = Field(default=7, ge=-12, le=14)  # WIB 7, WITA 8, WIT 9
     # Retries: exponential backoff from retry_base_s up to retry_max_s, then give up.
     retry_base_s: float = Field(default=30.0, gt=0)
@@ -72,11 +73,12 @@ class DeliverySettings(_Section):
     escalate_after_s: int = Field(default=4 * 3600, ge=0)
 
     @model_validator(mode="after")
-    def _quiet_hours_have_both_ends(self) -> DeliverySettings:
-        if (self.quiet_start is None) != (self.quiet_end is None):
+    def _quiet_hours_are_a_window(self) -> DeliverySettings:
+        if self.quiet_hours and self.quiet_start == self.quiet_end:
             raise ValueError(
-                "Jam tenang perlu quiet_start dan quiet_end, atau tidak keduanya / quiet hours "
-                "need both quiet_start and quiet_end, or neither"
+                "Jam tenang perlu quiet_start dan quiet_end yang berbeda (matikan dengan "
+                "quiet_hours = false) / quiet hours need different quiet_start and quiet_end "
+                "(turn them off with quiet_hours = false)"
             )
         return self
 

@@ -303,9 +303,9 @@ def _quiet_until(now_ms: int, settings: DeliverySettings) -> int | None:
 
     The window is in local time and may cross midnight (21:00-06:00).
     """
-    start, end = settings.quiet_start, settings.quiet_end
-    if start is None or end is None or start == end:
+    if not settings.quiet_hours:
         return None
+    start, end = settings.quiet_start, settings.quiet_end
     local = datetime.fromtimestamp(now_ms / 1000, tz=_zone(settings.utc_offset_h))
     now = local.time()
     quiet = start <= now < end if start < end else (now >= start or now < end)

@@ -1,10 +1,11 @@
 """``tani demo``: the whole chain on one machine with emulated field devices.
 
 Stack (Mosquitto + influxd) -> emulated soil probe and weather station on ptys -> gateway ->
-MQTT -> ingest -> InfluxDB -> API. Components run in this process as they would on their own
-hosts, each configured through the same settings models as ``tani gateway|ingest|api``; the
-configuration files it uses are written to ``<state_dir>/demo/`` for anyone who wants to run a
-component alone.
+MQTT -> ingest -> InfluxDB -> API, and the alerts service with the default rules, its messages
+arriving in a local inbox printed on the console. Components run in this process as they
+would on their own hosts, each configured through the same settings models as ``tani gateway``,
+``ingest``, ``api`` and ``alerts run``; the configuration files it uses are written to
+``<state_dir>/demo/`` for anyone who wants to run a component alone.
 """
 
 from __future__ import annotations
@@ -21,7 +22,12 @@ from pathlib import Path
 from typing import Any
 
 import uvicorn
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
+from alerts.config import AlertsConfig
+from alerts.config import load_config as load_alerts
+from alerts.service import AlertsService
 from api.app import create_app
 from api.config import ApiConfig
 from api.config import load_config as load_api
@@ -32,31 +38,15 @@ from gateway.service import Gateway
 from ingest.config import IngestConfig
 from ingest.config import load_config as load_ingest
 from ingest.service import Ingest
-from registry.store import DeviceEntry, FieldEntry, GatewayEntry, Registry, SiteFile, VillageEntry
+from registry.alerting import Alert
+from registry.store import Registry
 from storage.influx import InfluxDB
 from storage.queries import count_readings_since
+from tani.demo_inbox import DemoInbox
+from tani.demo_site import FIELD_ID, GATEWAY_ID, seed
 from tani.stack import Stack, StackConfig
 
 log = logging.getLogger(__name__)
-
-GATEWAY_ID = "gw-bumi-agung-01"
-FIELD_ID = "sawah-pak-darto"
-DEMO_SITE = SiteFile(
-    villages=[VillageEntry(id="bumi-agung", name="Kampung Bumi Agung")],
-    fields=[
-        FieldEntry(id=FIELD_ID, name="Sawah Pak Darto", village="bumi-agung", crop="padi"),
-    ],
-    gateways=[
-        GatewayEntry(
-            id=GATEWAY_ID,
-            name="Gateway sawah Pak Darto",
-            devices=[
-                DeviceEntry(id="soil-1", kind="modbus_soil", field=FIELD_ID),
-                DeviceEntry(id="weather-1", kind="ascii_weather", field=FIELD_ID),
-            ],
-        )
-    ],
-)
 
 
 class DemoError(Exception):
@@ -83,12 +73,13 @@ def _write_toml(path: Path, text: str) -> None:
 
 def _configs(
     options: DemoOptions, stack: Stack, ports: dict[str, str]
-) -> tuple[GatewayConfig, IngestConfig, ApiConfig]:
-    """Write the three components' TOML files and load them like ``tani <component>`` does."""
+) -> tuple[GatewayConfig, IngestConfig, ApiConfig, AlertsConfig]:
+    """Write the components' TOML files and load them like ``tani <component>`` does."""
     state = options.stack.state_dir.resolve()
     demo_dir = state / "demo"
     gw = stack.add_mqtt_user(GATEWAY_ID, "gateway")
     ingest_user = stack.add_mqtt_user("ingest", "service")
+    alerts_user = stack.add_mqtt_user("alerts", "service")
     registry_url = f"sqlite:///{state / 'registry.sqlite3'}"
     influx_url = stack.influx_url
     mqtt_host, mqtt_port = stack.mqtt_host, stack.mqtt_port
@@ -150,10 +141,35 @@ host = "{mqtt_host}"
 port = {mqtt_port}
 """,
     )
+    _write_toml(
+        demo_dir / "alerts.toml",
+        f"""registry_url = "{registry_url}"
+
+[mqtt]
+host = "{mqtt_host}"
+port = {mqtt_port}
+username = "{alerts_user.username}"
+password = "{alerts_user.password}"
+
+[influx]
+url = "{influx_url}"
+database = "tani"
+
+[evaluation]
+every_s = 10
+
+[delivery]
+public_url = "http://127.0.0.1:{options.api_port}"
+every_s = 2
+# A demo is watched now, whatever the hour: no quiet hours.
+quiet_hours = false
+""",
+    )
     return (
         load_gateway(demo_dir / "gateway.toml"),
         load_ingest(demo_dir / "ingest.toml"),
         load_api(demo_dir / "api.toml"),
+        load_alerts(demo_dir / "alerts.toml"),
     )
 
 
@@ -195,13 +211,19 @@ def run_demo(
             seed=1, time_scale=options.time_scale, weather_interval_s=options.poll_interval_s
         )
     )
-    gateway = ingest = api = None
+    gateway = ingest = api = alerts = None
+    inbox = DemoInbox(echo)
     try:
         site.start()
-        gateway_config, ingest_config, api_config = _configs(options, stack, site.ports)
+        inbox.start()
+        gateway_config, ingest_config, api_config, alerts_config = _configs(
+            options, stack, site.ports
+        )
         registry = Registry(ingest_config.registry_url)
-        registry.apply(DEMO_SITE)
-        registry.close()
+        try:
+            tokens = seed(registry, inbox, time.time_ns() // 1_000_000)
+        finally:
+            registry.close()
         # An emulated gateway starts with an empty outbox, so the count below is this run's.
         shutil.rmtree(gateway_config.state_dir, ignore_errors=True)
         start_ms = time.time_ns() // 1_000_000
@@ -213,17 +235,18 @@ def run_demo(
             raise DemoError("ingest could not subscribe at the broker (see the log above)")
         gateway = Gateway(gateway_config)
         gateway.start()
+        alerts = AlertsService(alerts_config)
+        alerts.start()
         api = _ApiServer(api_config)
         api.start()
-        base = f"http://{api_config.host}:{api_config.port}"
-        echo(f"Tani Hub demo berjalan / running: {base}/api/v1/fields/{FIELD_ID}/latest")
-        echo(f"Kesehatan / health: {base}/healthz   (Ctrl-C untuk berhenti / to stop)")
+        _introduce(f"http://{api_config.host}:{api_config.port}", tokens, echo)
         wait(options.duration_s)
         gateway.stop(drain_timeout_s=20.0)
         gw_stats = gateway.stats()
         gateway = None
         stored = _wait_stored(ingest_config, gw_stats.readings_sent, start_ms)
         ingest_stats = ingest.stats()
+        alert_counts = _alert_counts(alerts)
         if options.duration_s is None:
             return None
         return {
@@ -234,14 +257,35 @@ def run_demo(
             "outbox_left": gw_stats.outbox_depth,
             "device_errors": gw_stats.device_errors,
             "ingest": asdict(ingest_stats),
+            "alerts": {**alert_counts, "messages_received": inbox.received},
         }
     finally:
-        for component in (api, gateway, ingest):
+        for component in (api, alerts, gateway, ingest):
             if component is not None:
                 component.stop()
+        inbox.stop()
         site.stop()
         if started_stack:
             stack.down()
+
+
+def _introduce(base: str, tokens: dict[str, str], echo: Callable[[str], None]) -> None:
+    """Tell the person at the console where to look, and as whom."""
+    farmer, officer = tokens["darto"], tokens["ppl-sari"]
+    echo(f"Tani Hub demo berjalan / running: {base}  (Ctrl-C untuk berhenti / to stop)")
+    echo(f"Kesehatan / health: {base}/healthz")
+    echo("Petani / farmer darto:")
+    echo(f"  curl -H 'Authorization: Bearer {farmer}' {base}/api/v1/fields/{FIELD_ID}/latest")
+    echo("Penyuluh / officer ppl-sari:")
+    echo(f"  curl -H 'Authorization: Bearer {officer}' {base}/api/v1/alerts")
+    echo("Pesan peringatan muncul di sini / alert messages appear here.")
+
+
+def _alert_counts(alerts: AlertsService) -> dict[str, int]:
+    """Alerts by state, as the demo's registry holds them."""
+    with Session(alerts.registry.engine) as session:
+        rows = session.execute(select(Alert.state, func.count()).group_by(Alert.state))
+        return {f"alerts_{state}": count for state, count in rows}
 
 
 def _wait_stored(config: IngestConfig, sent: int, start_ms: int, timeout_s: float = 30.0) -> int:

@@ -65,8 +65,7 @@ def _config(stack: Stack, site: AlertSite) -> AlertsConfig:
         delivery=DeliverySettings(
             public_url="http://tani.desa",
             every_s=0.2,
-            quiet_start=None,
-            quiet_end=None,
+            quiet_hours=False,
             escalate_after_s=3,
         ),
         registry_url=site.registry_url,

@@ -279,7 +279,7 @@ def test_critical_breaks_quiet_hours(registry: Registry) -> None:
 def test_no_quiet_hours_when_none_are_set(registry: Registry) -> None:
     clock, send = Clock(wib_ms(12, 23)), FakeSend()
     raise_alert(registry, clock.now_ms)
-    dispatcher = make_dispatcher(registry, clock, send, quiet_start=None, quiet_end=None)
+    dispatcher = make_dispatcher(registry, clock, send, quiet_hours=False)
     assert dispatcher.run_once() == DispatchReport(sent=1)
 
 
