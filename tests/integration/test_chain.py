@@ -22,6 +22,7 @@ from typing import Any
 import paho.mqtt.client as mqtt
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy.orm import Session
 
 from api.app import create_app
 from api.config import ApiConfig, BrokerSettings
@@ -39,6 +40,9 @@ from gateway.service import Gateway
 from ingest.config import BatchSettings, InfluxSettings, IngestConfig
 from ingest.config import MqttSettings as IngestMqtt
 from ingest.service import Ingest
+from registry.access import issue_token
+from registry.directory import UserIn, create_user
+from registry.people import Role
 from registry.store import DeviceEntry, FieldEntry, GatewayEntry, Registry, SiteFile, VillageEntry
 from storage.influx import InfluxDB
 from tani.stack import Stack
@@ -111,6 +115,11 @@ def chain(stack: Stack, tmp_path: Path) -> Iterator[Chain]:
             ],
         )
     )
+    with Session(registry.engine) as session, session.begin():
+        admin = create_user(
+            session, UserIn(username="uji", full_name="Uji", role=Role.ADMIN), None, 0
+        )
+        token = issue_token(session, admin, label="test", now_ms=0)
     registry.close()
     site = SimulatedSite(SiteConfig(seed=run, time_scale=600.0, weather_interval_s=0.5))
     site.start()
@@ -165,7 +174,7 @@ def chain(stack: Stack, tmp_path: Path) -> Iterator[Chain]:
             registry_url=registry_url,
         )
     )
-    with TestClient(app) as api:
+    with TestClient(app, headers={"Authorization": f"Bearer {token}"}) as api:
         yield Chain(site, gateway, ingest, influx, api, stack, gateway_id)
     gateway.stop()
     ingest.stop()
