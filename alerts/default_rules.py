@@ -17,8 +17,8 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from alerts.rules import RuleIn, upsert_rule
 from registry.alerting import AlertRule, RuleKind, Scope, Severity
-from registry.directory import RuleIn, upsert_rule
 
 HOUR_S = 3600
 

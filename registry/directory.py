@@ -1,9 +1,10 @@
 """Admin operations on the registry: one place that checks input and changes rows.
 
-The ``tani`` admin commands and the HTTP API both call these, so a village, field, user, rule
-or channel is checked the same way whichever door it came through. The ``*In`` models check
-the input alone; the functions check it against the database. Functions take a Session and never
-commit (the caller owns the transaction); they flush, so refusals and new ids show at once.
+The ``tani`` admin commands and the HTTP API both call these, so a village, field, user or
+channel is checked the same way whichever door it came through (alert rules: ``alerts.rules``).
+The ``*In`` models check the input alone; the functions check it against the database.
+Functions take a Session and never commit (the caller owns the transaction); they flush, so
+refusals and new ids show at once.
 Refusals raise RegistryError with a message in Bahasa Indonesia, then English, saying what to fix.
 """
 
@@ -20,27 +21,23 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from registry.access import hash_password
-from registry.alerting import AlertRule, RuleKind, Scope, Severity
 from registry.models import Base, Device, Field, Gateway, Village
 from registry.people import ApiToken, Channel, Language, Role, User
 from registry.store import Identifier, RegistryError
 
-# The wire contract's catalogue is the only list of quantities a rule can watch; telemetry
-# imports nothing, so depending on it keeps the registry free of any other part of ours.
-from telemetry.quantities import QUANTITIES
-
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 Username = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9._-]{0,62}$")]
-RuleName = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9_-]{0,99}$")]
 
 _Row = TypeVar("_Row", bound=Base)
 
 
-class _Input(BaseModel):
+class Input(BaseModel):
+    """Base of the admin input models: unknown keys are refused."""
+
     model_config = ConfigDict(extra="forbid")
 
 
-class VillageIn(_Input):
+class VillageIn(Input):
     """A village (desa / kampung / pekon)."""
 
     id: Identifier
@@ -48,7 +45,7 @@ class VillageIn(_Input):
     district: Name | None = None
 
 
-class FieldIn(_Input):
+class FieldIn(Input):
     """A field; ``owner`` is the farmer's username."""
 
     id: Identifier
@@ -61,7 +58,7 @@ class FieldIn(_Input):
     longitude: float | None = PydanticField(default=None, ge=-180, le=180)
 
 
-class GatewayIn(_Input):
+class GatewayIn(Input):
     """A gateway; its id is also its MQTT username."""
 
     id: Identifier
@@ -69,7 +66,7 @@ class GatewayIn(_Input):
     village_id: Identifier | None = None
 
 
-class DeviceIn(_Input):
+class DeviceIn(Input):
     """A device of a gateway and the field it is in (None: not placed)."""
 
     gateway_id: Identifier
@@ -78,7 +75,7 @@ class DeviceIn(_Input):
     field_id: Identifier | None = None
 
 
-class UserIn(_Input):
+class UserIn(Input):
     """A person. Farmers and village offices belong to one village, officers cover several."""
 
     username: Username
@@ -116,121 +113,7 @@ class UserIn(_Input):
         return self
 
 
-# Which optional numbers each kind of rule reads; any other given number is a mistake.
-_RULE_USES: dict[RuleKind, frozenset[str]] = {
-    RuleKind.BELOW: frozenset({"quantity", "threshold", "clear_threshold"}),
-    RuleKind.ABOVE: frozenset({"quantity", "threshold", "clear_threshold"}),
-    RuleKind.RATE: frozenset({"quantity", "threshold", "clear_threshold", "window_s"}),
-    RuleKind.NO_DATA: frozenset({"quantity"}),
-    RuleKind.GATEWAY_OFFLINE: frozenset(),
-    RuleKind.QUALITY_BAD: frozenset({"quantity"}),
-}
-
-
-class RuleIn(_Input):
-    """An alert rule; ``rate`` thresholds are a change per hour in the quantity's unit,
-    negative for a fall (e.g. -10: soil moisture dropping 10 points an hour), positive for a
-    rise."""
-
-    name: RuleName
-    kind: RuleKind
-    quantity: str | None = None
-    threshold: float | None = None
-    clear_threshold: float | None = None
-    duration_s: int = PydanticField(default=0, ge=0)
-    window_s: int | None = PydanticField(default=None, gt=0)
-    scope: Scope = Scope.ALL
-    scope_value: Identifier | None = None
-    severity: Severity = Severity.WARNING
-    enabled: bool = True
-    note: str | None = PydanticField(default=None, max_length=2000)
-
-    @field_validator("quantity")
-    @classmethod
-    def _known_quantity(cls, value: str | None) -> str | None:
-        if value is not None and value not in QUANTITIES:
-            raise ValueError(
-                f"Besaran '{value}' tidak dikenal / unknown quantity '{value}' "
-                f"({', '.join(QUANTITIES)})"
-            )
-        return value
-
-    @model_validator(mode="after")
-    def _fits_kind(self) -> Self:
-        self._check_scope()
-        for name in ("quantity", "threshold", "clear_threshold", "window_s"):
-            if getattr(self, name) is not None and name not in _RULE_USES[self.kind]:
-                raise ValueError(
-                    f"Aturan {self.kind} tidak memakai {name} / a {self.kind} rule has no {name}"
-                )
-        if self.kind in (RuleKind.BELOW, RuleKind.ABOVE):
-            self._check_threshold()
-        elif self.kind is RuleKind.RATE:
-            self._check_rate()
-        elif self.kind in (RuleKind.NO_DATA, RuleKind.GATEWAY_OFFLINE) and self.duration_s <= 0:
-            raise ValueError(
-                f"Aturan {self.kind} perlu duration_s > 0 / a {self.kind} rule needs duration_s > 0"
-            )
-        return self
-
-    def _check_scope(self) -> None:
-        if self.scope is Scope.ALL and self.scope_value is not None:
-            raise ValueError("Cakupan all tanpa scope_value / scope all takes no scope_value")
-        if self.scope is not Scope.ALL and self.scope_value is None:
-            raise ValueError(
-                f"Cakupan {self.scope} perlu scope_value / scope {self.scope} needs scope_value"
-            )
-
-    def _check_threshold(self) -> None:
-        if self.quantity is None or self.threshold is None:
-            raise ValueError(
-                f"Aturan {self.kind} perlu quantity dan threshold / a {self.kind} rule needs "
-                "quantity and threshold"
-            )
-        if self.clear_threshold is None:
-            self.clear_threshold = self.threshold
-        # The clear threshold sits on the safe side, so a value hovering at the threshold
-        # keeps one alert open instead of opening and clearing it again and again.
-        if self.kind is RuleKind.BELOW and self.clear_threshold < self.threshold:
-            raise ValueError(
-                "Aturan below pulih di atas batas: clear_threshold >= threshold / a below rule "
-                "clears at or above its threshold"
-            )
-        if self.kind is RuleKind.ABOVE and self.clear_threshold > self.threshold:
-            raise ValueError(
-                "Aturan above pulih di bawah batas: clear_threshold <= threshold / an above rule "
-                "clears at or below its threshold"
-            )
-        spec = QUANTITIES[self.quantity]
-        for value in (self.threshold, self.clear_threshold):
-            if not spec.in_physical_range(value):
-                raise ValueError(
-                    f"Batas {value} di luar rentang sensor / threshold {value} is outside "
-                    f"{spec.key}'s range {spec.physical_min:g}..{spec.physical_max:g} {spec.unit}"
-                )
-
-    def _check_rate(self) -> None:
-        if self.quantity is None or self.threshold is None or self.window_s is None:
-            raise ValueError(
-                "Aturan rate perlu quantity, threshold dan window_s / a rate rule needs "
-                "quantity, threshold and window_s"
-            )
-        if self.threshold == 0:
-            raise ValueError(
-                "Batas rate adalah perubahan per jam: negatif untuk turun, positif untuk naik, "
-                "bukan 0 / a rate threshold is a change per hour: negative watches falls, "
-                "positive watches rises, not 0"
-            )
-        if self.clear_threshold is None:
-            self.clear_threshold = self.threshold
-        if not 0 <= self.clear_threshold / self.threshold <= 1:
-            raise ValueError(
-                "Aturan rate pulih antara 0 dan batasnya, bertanda sama / a rate rule clears "
-                "between 0 and its threshold, with the same sign"
-            )
-
-
-class ChannelIn(_Input):
+class ChannelIn(Input):
     """Where notifications go: an apprise URL of one person (``user``) or of one village."""
 
     # The URL may hold a password or a bot token: keep it out of error texts and logs.
@@ -269,19 +152,22 @@ class ChannelIn(_Input):
         return self
 
 
-def _require(session: Session, model: type[_Row], key: Any, noun_id: str, noun_en: str) -> _Row:
+def require_row(session: Session, model: type[_Row], key: Any, noun_id: str, noun_en: str) -> _Row:
+    """The row of ``model`` with primary key ``key``; RegistryError naming it if none."""
     row = session.get(model, key)
     if row is None:
         raise RegistryError(f"{noun_id} '{key}' tidak ada / unknown {noun_en} '{key}'")
     return row
 
 
-def _village(session: Session, village_id: str | None) -> None:
+def require_village(session: Session, village_id: str | None) -> None:
+    """RegistryError unless the village exists (None passes: no village given)."""
     if village_id is not None:
-        _require(session, Village, village_id, "Desa", "village")
+        require_row(session, Village, village_id, "Desa", "village")
 
 
-def _saved(session: Session, row: _Row) -> _Row:
+def saved(session: Session, row: _Row) -> _Row:
+    """Add and flush a row, so refusals and new ids show at once."""
     session.add(row)
     session.flush()
     return row
@@ -291,39 +177,39 @@ def upsert_village(session: Session, data: VillageIn) -> Village:
     """Add a village, or update the one with this id."""
     village = session.get(Village, data.id) or Village(id=data.id)
     village.name, village.district = data.name, data.district
-    return _saved(session, village)
+    return saved(session, village)
 
 
 def upsert_field(session: Session, data: FieldIn) -> Field:
     """Add a field, or replace every detail of the one with this id (omitted ones are cleared)."""
-    _village(session, data.village_id)
+    require_village(session, data.village_id)
     owner = None if data.owner is None else _active_user(session, data.owner)
     field = session.get(Field, data.id) or Field(id=data.id)
     field.name, field.village_id, field.crop = data.name, data.village_id, data.crop
     field.owner_id = None if owner is None else owner.id
     field.planted_on = data.planted_on
     field.latitude, field.longitude = data.latitude, data.longitude
-    return _saved(session, field)
+    return saved(session, field)
 
 
 def upsert_gateway(session: Session, data: GatewayIn) -> Gateway:
     """Add a gateway, or update the one with this id."""
-    _village(session, data.village_id)
+    require_village(session, data.village_id)
     gateway = session.get(Gateway, data.id) or Gateway(id=data.id)
     gateway.name, gateway.village_id = data.name, data.village_id
-    return _saved(session, gateway)
+    return saved(session, gateway)
 
 
 def upsert_device(session: Session, data: DeviceIn) -> Device:
     """Add a device, or change its kind or field (moving a probe is this, not a re-flash)."""
-    _require(session, Gateway, data.gateway_id, "Gateway", "gateway")
+    require_row(session, Gateway, data.gateway_id, "Gateway", "gateway")
     if data.field_id is not None:
-        _require(session, Field, data.field_id, "Lahan", "field")
+        require_row(session, Field, data.field_id, "Lahan", "field")
     device = session.get(Device, (data.gateway_id, data.id))
     if device is None:
         device = Device(gateway_id=data.gateway_id, id=data.id)
     device.kind, device.field_id = data.kind, data.field_id
-    return _saved(session, device)
+    return saved(session, device)
 
 
 def get_user(session: Session, username: str) -> User:
@@ -356,9 +242,9 @@ def _check_username_free(session: Session, username: str) -> None:
 
 
 def _apply_user(session: Session, user: User, data: UserIn) -> None:
-    _village(session, data.village_id)
+    require_village(session, data.village_id)
     villages = [
-        _require(session, Village, v, "Desa", "village") for v in dict.fromkeys(data.villages)
+        require_row(session, Village, v, "Desa", "village") for v in dict.fromkeys(data.villages)
     ]
     user.username, user.full_name = data.username, data.full_name
     user.role, user.language = data.role.value, data.language.value
@@ -374,7 +260,7 @@ def create_user(session: Session, data: UserIn, password: str | None, now_ms: in
         password_hash=None if password is None else _hash(password),
     )
     _apply_user(session, user, data)
-    return _saved(session, user)
+    return saved(session, user)
 
 
 def update_user(session: Session, username: str, data: UserIn) -> User:
@@ -383,7 +269,7 @@ def update_user(session: Session, username: str, data: UserIn) -> User:
     if data.username != username:
         _check_username_free(session, data.username)
     _apply_user(session, user, data)
-    return _saved(session, user)
+    return saved(session, user)
 
 
 def set_password(session: Session, username: str, password: str) -> None:
@@ -400,44 +286,10 @@ def deactivate_user(session: Session, username: str) -> None:
     session.flush()
 
 
-def _rule(session: Session, name: str) -> AlertRule:
-    rule = session.scalar(select(AlertRule).where(AlertRule.name == name))
-    if rule is None:
-        raise RegistryError(f"Aturan '{name}' tidak ada / unknown rule '{name}'")
-    return rule
-
-
-def upsert_rule(session: Session, data: RuleIn) -> AlertRule:
-    """Add a rule, or replace every setting of the rule with this name."""
-    if data.scope is Scope.VILLAGE:
-        _village(session, data.scope_value)
-    elif data.scope is Scope.FIELD:
-        _require(session, Field, data.scope_value, "Lahan", "field")
-    rule = session.scalar(select(AlertRule).where(AlertRule.name == data.name))
-    if rule is None:
-        rule = AlertRule(name=data.name)
-    for key, value in data.model_dump(mode="json", exclude={"name"}).items():
-        setattr(rule, key, value)
-    return _saved(session, rule)
-
-
-def set_rule_enabled(session: Session, name: str, enabled: bool) -> AlertRule:
-    """Switch a rule on or off without losing its settings."""
-    rule = _rule(session, name)
-    rule.enabled = enabled
-    return _saved(session, rule)
-
-
-def delete_rule(session: Session, name: str) -> None:
-    """Delete a rule; its past alerts stay, still naming it."""
-    session.delete(_rule(session, name))
-    session.flush()
-
-
 def add_channel(session: Session, data: ChannelIn) -> Channel:
     """Add a notification channel of an active person or of a village."""
     user = None if data.user is None else _active_user(session, data.user)
-    _village(session, data.village_id)
+    require_village(session, data.village_id)
     channel = Channel(
         name=data.name,
         url=data.url,
@@ -448,12 +300,12 @@ def add_channel(session: Session, data: ChannelIn) -> Channel:
         max_per_hour=data.max_per_hour,
         enabled=data.enabled,
     )
-    return _saved(session, channel)
+    return saved(session, channel)
 
 
 def delete_channel(session: Session, channel_id: int) -> None:
     """Delete a channel and its queued deliveries."""
-    session.delete(_require(session, Channel, channel_id, "Saluran", "channel"))
+    session.delete(require_row(session, Channel, channel_id, "Saluran", "channel"))
     session.flush()
 
 
@@ -475,11 +327,6 @@ def list_gateways(session: Session) -> list[Gateway]:
 def list_users(session: Session) -> list[User]:
     """Every person, deactivated ones included, by id."""
     return list(session.scalars(select(User).order_by(User.id)))
-
-
-def list_rules(session: Session) -> list[AlertRule]:
-    """Every rule, by id."""
-    return list(session.scalars(select(AlertRule).order_by(AlertRule.id)))
 
 
 def list_channels(session: Session) -> list[Channel]:

@@ -1,7 +1,8 @@
 """Alert commands: rules, notification channels, and the alerts service itself.
 
-Rule and channel changes go through ``registry.directory``, so the CLI checks input exactly as
-the API does; registry and alerts modules are imported inside the commands.
+Rule and channel changes go through ``alerts.rules`` and ``registry.directory``, so the CLI
+checks input exactly as the API does; registry and alerts modules are imported inside the
+commands.
 """
 
 from __future__ import annotations
@@ -76,7 +77,7 @@ def _channel_row(session: Session, channel: Channel) -> dict[str, Any]:
 @rules_app.command("list")
 def rules_list(registry_url: RegistryUrl = DEFAULT_URL, as_json: AsJson = False) -> None:
     """List alert rules (the JSON also has each rule's note: where its numbers come from)."""
-    from registry.directory import list_rules
+    from alerts.rules import list_rules
 
     with registry_session(registry_url) as session:
         show([_rule_row(r) for r in list_rules(session)], as_json, hide=("note",))
@@ -102,7 +103,7 @@ def rules_add(
     as_json: AsJson = False,
 ) -> None:
     """Add a rule, or replace every setting of the rule with this name."""
-    from registry.directory import RuleIn, upsert_rule
+    from alerts.rules import RuleIn, upsert_rule
 
     data = parse(
         RuleIn,
@@ -125,7 +126,7 @@ def rules_add(
 
 
 def _set_enabled(name: str, enabled: bool, registry_url: str) -> None:
-    from registry.directory import set_rule_enabled
+    from alerts.rules import set_rule_enabled
 
     with registry_session(registry_url) as session:
         row = _rule_row(set_rule_enabled(session, name, enabled))
@@ -147,7 +148,7 @@ def rules_disable(name: str, registry_url: RegistryUrl = DEFAULT_URL) -> None:
 @rules_app.command("delete")
 def rules_delete(name: str, registry_url: RegistryUrl = DEFAULT_URL) -> None:
     """Delete a rule; its past alerts stay."""
-    from registry.directory import delete_rule
+    from alerts.rules import delete_rule
 
     with registry_session(registry_url) as session:
         delete_rule(session, name)

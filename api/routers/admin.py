@@ -16,6 +16,8 @@ from fastapi import APIRouter, Depends, HTTPException, Path
 from sqlalchemy import ColumnElement, select, true
 from sqlalchemy.orm import Session
 
+from alerts import rules
+from alerts.rules import RuleIn, RuleName
 from api.auth import AdminUser, CurrentUser, SessionDep, field_scope, now_ms, require
 from api.schemas import (
     ChannelPublic,
@@ -40,8 +42,6 @@ from registry.directory import (
     DeviceIn,
     FieldIn,
     GatewayIn,
-    RuleIn,
-    RuleName,
     UserIn,
     Username,
     VillageIn,
@@ -294,7 +294,7 @@ def upsert_rule(data: RuleIn, principal: RuleEditor, session: SessionDep) -> Rul
                 409, f"Nama aturan '{data.name}' sudah dipakai / rule name '{data.name}' is taken"
             )
     with _refused():
-        rule = directory.upsert_rule(session, data)
+        rule = rules.upsert_rule(session, data)
     session.commit()
     return _rule_public(rule)
 
@@ -305,7 +305,7 @@ def set_rule_enabled(
 ) -> RulePublic:
     """Switch a rule on or off without losing its settings."""
     _own_rule(session, principal, name)
-    rule = directory.set_rule_enabled(session, name, data.enabled)
+    rule = rules.set_rule_enabled(session, name, data.enabled)
     session.commit()
     return _rule_public(rule)
 
@@ -314,7 +314,7 @@ def set_rule_enabled(
 def delete_rule(name: RuleNamePath, principal: RuleEditor, session: SessionDep) -> None:
     """Delete a rule; its past alerts stay, still naming it."""
     _own_rule(session, principal, name)
-    directory.delete_rule(session, name)
+    rules.delete_rule(session, name)
     session.commit()
 
 

@@ -16,6 +16,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 
 from alerts.lifecycle import acknowledge
+from alerts.rules import RuleIn, upsert_rule
 from api.app import create_app
 from api.config import ApiConfig, InfluxSettings
 from registry.access import issue_token
@@ -24,14 +25,12 @@ from registry.directory import (
     ChannelIn,
     FieldIn,
     GatewayIn,
-    RuleIn,
     UserIn,
     VillageIn,
     add_channel,
     create_user,
     upsert_field,
     upsert_gateway,
-    upsert_rule,
     upsert_village,
 )
 from registry.store import Registry

@@ -9,8 +9,8 @@ import pytest
 from sqlalchemy.orm import Session
 
 from alerts.default_rules import DEFAULT_RULES, dry_threshold, install_defaults
+from alerts.rules import RuleIn, list_rules, upsert_rule
 from registry.alerting import AlertRule, RuleKind, Scope
-from registry.directory import RuleIn, list_rules, upsert_rule
 from registry.store import Registry
 
 CROPS = ("padi", "jagung", "singkong", "kopi", "lada")

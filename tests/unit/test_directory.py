@@ -12,6 +12,7 @@ from pydantic import BaseModel, ValidationError
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from alerts.rules import RuleIn, delete_rule, list_rules, set_rule_enabled, upsert_rule
 from registry.access import (
     AuthenticationError,
     check_password,
@@ -24,29 +25,24 @@ from registry.directory import (
     DeviceIn,
     FieldIn,
     GatewayIn,
-    RuleIn,
     UserIn,
     VillageIn,
     add_channel,
     create_user,
     deactivate_user,
     delete_channel,
-    delete_rule,
     get_user,
     list_channels,
     list_fields,
     list_gateways,
-    list_rules,
     list_users,
     list_villages,
     redacted_url,
     set_password,
-    set_rule_enabled,
     update_user,
     upsert_device,
     upsert_field,
     upsert_gateway,
-    upsert_rule,
     upsert_village,
 )
 from registry.models import Device
@@ -265,7 +261,10 @@ def test_threshold_rules_clear_at_the_threshold_unless_told() -> None:
 
 def test_rules_that_need_only_a_duration() -> None:
     assert RuleIn(name="r", kind="quality_bad").duration_s == 0
-    RuleIn(name="r", kind="no_data", duration_s=7200, quantity="soil_moisture")
+    RuleIn(name="r", kind="no_data", duration_s=7200)
+    # Silence is a device's, whatever it measures.
+    with pytest.raises(ValidationError, match="a no_data rule has no quantity"):
+        RuleIn(name="r", kind="no_data", duration_s=7200, quantity="soil_moisture")
     RuleIn(name="r", kind="gateway_offline", duration_s=1800, scope="village", scope_value="v")
 
 
