@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 from registry.alerting import AlertRule, RuleKind, Scope, Severity
 from registry.directory import Input, require_row, require_village, saved
 from registry.models import Field
-from registry.store import Identifier, RegistryError
+from registry.store import Identifier, RegistryNotFound
 from telemetry.quantities import QUANTITIES
 
 RuleName = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9_-]{0,99}$")]
@@ -139,7 +139,7 @@ class RuleIn(Input):
 def _rule(session: Session, name: str) -> AlertRule:
     rule = session.scalar(select(AlertRule).where(AlertRule.name == name))
     if rule is None:
-        raise RegistryError(f"Aturan '{name}' tidak ada / unknown rule '{name}'")
+        raise RegistryNotFound(f"Aturan '{name}' tidak ada / unknown rule '{name}'")
     return rule
 
 

@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 from registry.access import hash_password
 from registry.models import Base, Device, Field, Gateway, Village
 from registry.people import ApiToken, Channel, Language, Role, User
-from registry.store import Identifier, RegistryError
+from registry.store import Identifier, RegistryConflict, RegistryError, RegistryNotFound
 
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 Username = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9._-]{0,62}$")]
@@ -156,7 +156,7 @@ def require_row(session: Session, model: type[_Row], key: Any, noun_id: str, nou
     """The row of ``model`` with primary key ``key``; RegistryError naming it if none."""
     row = session.get(model, key)
     if row is None:
-        raise RegistryError(f"{noun_id} '{key}' tidak ada / unknown {noun_en} '{key}'")
+        raise RegistryNotFound(f"{noun_id} '{key}' tidak ada / unknown {noun_en} '{key}'")
     return row
 
 
@@ -216,7 +216,7 @@ def get_user(session: Session, username: str) -> User:
     """The user with this username, active or not."""
     user = session.scalar(select(User).where(User.username == username))
     if user is None:
-        raise RegistryError(f"Pengguna '{username}' tidak ada / unknown user '{username}'")
+        raise RegistryNotFound(f"Pengguna '{username}' tidak ada / unknown user '{username}'")
     return user
 
 
@@ -236,7 +236,7 @@ def _hash(password: str) -> str:
 
 def _check_username_free(session: Session, username: str) -> None:
     if session.scalar(select(User.id).where(User.username == username)) is not None:
-        raise RegistryError(
+        raise RegistryConflict(
             f"Nama pengguna '{username}' sudah dipakai / username '{username}' is taken"
         )
 

@@ -85,6 +85,14 @@ class RegistryError(Exception):
     """The registry refused a change (for example a field in an unknown village)."""
 
 
+class RegistryNotFound(RegistryError):
+    """Something named does not exist (a village, user, rule, ...)."""
+
+
+class RegistryConflict(RegistryError):
+    """A name is already taken."""
+
+
 def _sqlite_pragmas(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
     # API, ingest and alerts share the file: WAL lets readers run beside one writer, and a
     # writer waits for the lock instead of failing at once. SQLite enforces foreign keys only

@@ -48,7 +48,7 @@ from registry.directory import (
 )
 from registry.models import Device, Field, Gateway, Village
 from registry.people import Channel, Role, User
-from registry.store import RegistryError
+from registry.store import RegistryConflict, RegistryError
 
 router = APIRouter(prefix="/api/v1", tags=["admin"])
 
@@ -62,10 +62,10 @@ def _refused(status: int = 400) -> Iterator[None]:
     """Turn a registry refusal into ``status`` (409 for a taken name), with its message."""
     try:
         yield
+    except RegistryConflict as exc:
+        raise HTTPException(409, str(exc)) from None
     except RegistryError as exc:
-        # The directory raises one exception type; a taken username is its one conflict.
-        conflict = "sudah dipakai" in str(exc)
-        raise HTTPException(409 if conflict else status, str(exc)) from None
+        raise HTTPException(status, str(exc)) from None
 
 
 # Villages, fields, gateways and devices.
