@@ -238,13 +238,17 @@ class Dispatcher:
         delivery.attempts += 1
         fields = {**job.fields, "attempt": delivery.attempts}
         if result.ok:
-            # Sent even if the alert was resolved meanwhile: the message did go out.
+            # Sent even if the alert was resolved meanwhile: the message did go out, so its
+            # reader must also hear that it is over.
             delivery.status = DeliveryStatus.SENT.value
             delivery.sent_ms = now_ms
             delivery.last_error = None
             session.add(DeliveryAttempt(delivery_id=delivery.id, time_ms=now_ms, outcome="sent"))
             report.sent += 1
             log.info("delivery sent", extra=fields)
+            if delivery.purpose != lifecycle.Purpose.RESOLVED:
+                alert = session.get_one(Alert, delivery.alert_id)
+                lifecycle.tell_resolved_late(session, alert, delivery.channel_id, now_ms)
             return
         reason = result.error or "failed without a reason"
         delivery.last_error = reason

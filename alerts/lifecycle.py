@@ -160,6 +160,25 @@ def resolve(
     log.info("alert resolved", extra={"alert_id": alert.id, "user_id": user_id})
 
 
+def tell_resolved_late(session: Session, alert: Alert, channel_id: int, now_ms: int) -> bool:
+    """A message about an alert went out after the alert was resolved (it was on the wire as
+    ``resolve`` ran): queue that channel its resolution notice too, once. True if queued."""
+    if alert.state != AlertState.RESOLVED.value:
+        return False
+    already = session.scalar(
+        select(Delivery.id).where(
+            Delivery.alert_id == alert.id,
+            Delivery.channel_id == channel_id,
+            Delivery.purpose == Purpose.RESOLVED,
+        )
+    )
+    channel = session.get(Channel, channel_id)
+    if already is not None or channel is None or not channel.enabled:
+        return False
+    _queue(session, alert, channel, Purpose.RESOLVED, now_ms)
+    return True
+
+
 def escalate_due(session: Session, *, now_ms: int, after_s: int) -> list[Alert]:
     """Tell the village office of every alert left unacknowledged for ``after_s`` seconds.
 

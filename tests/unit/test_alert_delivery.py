@@ -442,6 +442,30 @@ def test_resolving_cancels_what_was_not_sent_and_tells_who_was_told(
     assert send.to(OFFICER_URL)[-1].body.startswith("SELESAI: Kelembapan tanah kini 14,2%")
 
 
+def test_a_message_on_the_wire_while_the_alert_resolves_is_followed_by_the_resolution(
+    registry: Registry,
+) -> None:
+    clock = Clock(wib_ms(12, 9))
+    alert_id = raise_alert(registry, clock.now_ms)
+    sent: list[Message] = []
+
+    def send_while_resolving(url: str, message: Message, timeout_s: float) -> SendResult:
+        if not sent:  # the evaluator resolves the alert while the opening is being sent
+            change_alert(registry, alert_id, "resolve", clock.now_ms)
+        sent.append(message)
+        return SendResult(ok=True)
+
+    dispatcher = Dispatcher(registry, SETTINGS, clock=clock, send=send_while_resolving)
+    assert dispatcher.run_once() == DispatchReport(sent=1)
+    assert dispatcher.run_once() == DispatchReport(sent=1)
+    assert [(d.purpose, d.status) for d in deliveries(registry)] == [
+        ("opened", "sent"),
+        ("resolved", "sent"),
+    ]
+    assert sent[1].body.startswith("SELESAI")
+    assert dispatcher.run_once() == DispatchReport()
+
+
 def test_a_disabled_channel_is_cancelled_not_sent(registry: Registry) -> None:
     clock, send = Clock(wib_ms(12, 9)), FakeSend()
     raise_alert(registry, clock.now_ms)
