@@ -19,6 +19,8 @@ from enum import Enum
 from registry.alerting import RuleKind
 from storage.queries import Point
 
+RATE_WINDOW_MS = 3_600_000  # a rate rule without a window compares over an hour
+
 
 class Step(Enum):
     """What one reading does to a tracked condition."""
@@ -126,7 +128,7 @@ def _rate(spec: RuleSpec, points: Sequence[Point], index: int) -> Observation | 
     (with sensor noise) are not taken for a fast change.
     """
     point = points[index]
-    window_ms = spec.window_ms or 3_600_000
+    window_ms = spec.window_ms or RATE_WINDOW_MS
     earlier = next(
         (
             p

@@ -19,7 +19,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from alerts import lifecycle
-from alerts.conditions import RuleSpec, Step, Track, observe
+from alerts.conditions import RATE_WINDOW_MS, RuleSpec, Step, Track, observe
 from alerts.config import EvaluationSettings
 from registry.alerting import (
     Alert,
@@ -133,7 +133,7 @@ class Evaluator:
     # -- rules of readings ---------------------------------------------------------------
 
     def _series_rule(self, rule: _Rule, now_ms: int, report: EvaluationReport) -> None:
-        since_ms = now_ms - self._settings.lookback_s * 1000
+        since_ms = self._read_since(rule, now_ms)
         series_list = recent_readings(
             self._influx,
             since_ms=since_ms,
@@ -264,6 +264,20 @@ class Evaluator:
                     row.condition_since_ms = None
 
     # -- shared ----------------------------------------------------------------------------
+
+    def _read_since(self, rule: _Rule, now_ms: int) -> int:
+        """Where this pass starts reading: after what every series of the rule was judged on
+        (less a rate window of history), never before the look-back."""
+        lookback = now_ms - self._settings.lookback_s * 1000
+        with Session(self._registry.engine) as session:
+            cursors = list(
+                session.scalars(select(RuleState.last_time_ms).where(RuleState.rule_id == rule.id))
+            )
+        if not cursors or None in cursors:
+            return lookback
+        # A rate rule compares each new reading with one up to a window older.
+        history = (rule.spec.window_ms or RATE_WINDOW_MS) if rule.kind is RuleKind.RATE else 0
+        return max(lookback, min(c for c in cursors if c is not None) - history)
 
     def _resolve(self, session: Session, row: RuleState, now_ms: int, value: float | None) -> int:
         """Resolve the row's alert (unless a person already did); 1 if this resolved it."""

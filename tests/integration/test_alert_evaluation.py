@@ -223,3 +223,28 @@ def _status(site: AlertSite, gateway_id: str) -> str | None:
     with Session(site.registry.engine) as session:
         row = session.get(GatewayStatus, gateway_id)
         return None if row is None else row.state
+
+
+def test_a_fast_fall_across_two_passes_raises_the_rate_rule_and_a_rise_does_not(
+    stack: Stack, tmp_path: Path
+) -> None:
+    t0 = wall_ms() - 3 * 3600_000
+    with alert_site(stack, tmp_path) as site:
+        site.add_rule(
+            name="turun-cepat",
+            kind="rate",
+            quantity="soil_moisture",
+            threshold=-10.0,
+            clear_threshold=-5.0,
+            window_s=3600,
+            severity="info",
+        )
+        # Rain: +30 %/h, then steady. A fall rule ignores the rise.
+        last = site.publish(t0, [20.0, 25.0, 30.0, 35.0, 40.0] + [40.0] * 14)
+        assert site.evaluator(last + 1000).run_once().opened == 0
+        # The next pass reads on from where the last one stopped, with an hour of history
+        # for the comparison: the bund breaks and the water drains.
+        last = site.publish(last + 5 * MINUTE_MS, [37.0, 34.0, 31.0, 28.0, 25.0])
+        assert site.evaluator(last + 1000).run_once().opened == 1
+        [alert] = site.alerts()
+        assert alert.kind == "rate" and alert.value is not None and alert.value <= -10
