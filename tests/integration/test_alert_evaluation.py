@@ -158,19 +158,7 @@ def test_a_gateway_whose_connection_is_killed_raises_offline(stack: Stack, tmp_p
         site.add_rule(
             name="gateway-mati", kind="gateway_offline", duration_s=60, severity="critical"
         )
-        alerts_user = stack.add_mqtt_user("alerts-test", "service")
-        watcher = GatewayStatusWatcher(
-            MqttSettings(
-                host=stack.mqtt_host,
-                port=stack.mqtt_port,
-                username=alerts_user.username,
-                password=alerts_user.password,
-                client_id=f"alerts-{gateway_id}",
-            ),
-            site.registry,
-            clock=wall_ms,
-        )
-        watcher.start()
+        watcher = _watcher(stack, site, f"alerts-{gateway_id}")
         process = _gateway_process(stack, gateway_id, creds.password)
         try:
             assert watcher.subscribed.wait(15)
@@ -197,18 +185,7 @@ def test_a_gateway_whose_connection_is_killed_raises_offline(stack: Stack, tmp_p
         assert abs(alert.since_ms - now) < 20_000
         # Back online: the same gateway reconnects and says so.
         process = _gateway_process(stack, gateway_id, creds.password)
-        watcher = GatewayStatusWatcher(
-            MqttSettings(
-                host=stack.mqtt_host,
-                port=stack.mqtt_port,
-                username=alerts_user.username,
-                password=alerts_user.password,
-                client_id=f"alerts-{gateway_id}-2",
-            ),
-            site.registry,
-            clock=wall_ms,
-        )
-        watcher.start()
+        watcher = _watcher(stack, site, f"alerts-{gateway_id}-2")
         try:
             assert process.stdout is not None and process.stdout.readline() == "connected\n"
             wait_for(lambda: _status(site, gateway_id) == "online", what="gateway back online")
@@ -217,6 +194,24 @@ def test_a_gateway_whose_connection_is_killed_raises_offline(stack: Stack, tmp_p
             process.kill()
             process.wait(10)
             watcher.stop()
+
+
+def _watcher(stack: Stack, site: AlertSite, client_id: str) -> GatewayStatusWatcher:
+    """A started status watcher of the alerts service's own, writing to the site's registry."""
+    user = stack.add_mqtt_user("alerts-test", "service")
+    watcher = GatewayStatusWatcher(
+        MqttSettings(
+            host=stack.mqtt_host,
+            port=stack.mqtt_port,
+            username=user.username,
+            password=user.password,
+            client_id=client_id,
+        ),
+        site.registry,
+        clock=wall_ms,
+    )
+    watcher.start()
+    return watcher
 
 
 def _status(site: AlertSite, gateway_id: str) -> str | None:
