@@ -12,7 +12,7 @@ from fastapi.responses import JSONResponse
 
 from api.auth import LoginThrottle
 from api.config import ApiConfig
-from api.routers import ack, admin, alerts, auth, fields, health
+from api.routers import ack, admin, alert_pages, alerts, auth, fields, health, web_login
 from registry.store import Registry
 from storage.influx import InfluxDB
 
@@ -63,4 +63,6 @@ def create_app(config: ApiConfig) -> FastAPI:
     app.include_router(alerts.router)
     app.include_router(admin.router)
     app.include_router(ack.router)
+    app.include_router(web_login.router)
+    app.include_router(alert_pages.router)
     return app
