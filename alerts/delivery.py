@@ -17,7 +17,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import timedelta
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session
 from alerts import lifecycle
 from alerts.apprise_send import MAX_REASON, Sender, SendResult, apprise_send
 from alerts.config import DeliverySettings
+from alerts.local_time import local_moment
 from alerts.messages import MAX_LINK, Message, MessageContext, ack_link, render
 from registry.alerting import (
     Alert,
@@ -310,7 +311,7 @@ def _quiet_until(now_ms: int, settings: DeliverySettings) -> int | None:
     if not settings.quiet_hours:
         return None
     start, end = settings.quiet_start, settings.quiet_end
-    local = datetime.fromtimestamp(now_ms / 1000, tz=_zone(settings.utc_offset_h))
+    local = local_moment(now_ms, settings.utc_offset_h)
     now = local.time()
     quiet = start <= now < end if start < end else (now >= start or now < end)
     if not quiet:
@@ -360,10 +361,5 @@ def _context(
     )
 
 
-def _zone(utc_offset_h: int) -> timezone:
-    return timezone(timedelta(hours=utc_offset_h))
-
-
 def _local(time_ms: int, utc_offset_h: int) -> str:
-    moment = datetime.fromtimestamp(time_ms / 1000, tz=UTC).astimezone(_zone(utc_offset_h))
-    return f"{moment:%Y-%m-%d %H:%M} UTC{utc_offset_h:+d}"
+    return f"{local_moment(time_ms, utc_offset_h):%Y-%m-%d %H:%M} UTC{utc_offset_h:+d}"

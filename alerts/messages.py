@@ -11,9 +11,9 @@ import math
 import unicodedata
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta, timezone
 from functools import partial
 
+from alerts.local_time import local_moment, zone_name
 from registry.alerting import Alert, RuleKind, Severity
 from registry.people import Language
 from telemetry.quantities import QUANTITIES
@@ -47,7 +47,6 @@ _SEVERITY = {
         Severity.CRITICAL: "CRITICAL",
     },
 }
-_ZONES = {7: "WIB", 8: "WITA", 9: "WIT"}
 _MONTHS_ID = ("Jan", "Feb", "Mar", "Apr", "Mei", "Jun", "Jul", "Agu", "Sep", "Okt", "Nov", "Des")
 _MONTHS_EN = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 _MONTHS = {Language.ID: _MONTHS_ID, Language.EN: _MONTHS_EN}
@@ -368,7 +367,7 @@ def _number(value: float | None, lang: Language) -> str:
 
 def _when(alert: Alert, purpose: str, lang: Language, context: MessageContext) -> str:
     """Since when, local time: "sejak 03:15 WIB"; resolved: "(03:15-08:10 WIB)"."""
-    zone = _ZONES.get(context.utc_offset_h, f"UTC{context.utc_offset_h:+d}")
+    zone = zone_name(context.utc_offset_h)
     start = _clock_time(alert.since_ms, lang, context)
     if purpose != _RESOLVED:
         return f"{_WORDS[lang].since} {start} {zone}"
@@ -378,9 +377,8 @@ def _when(alert: Alert, purpose: str, lang: Language, context: MessageContext) -
 
 def _clock_time(time_ms: int, lang: Language, context: MessageContext) -> str:
     """ "03:15" today, "12 Mei 03:15" another day, "12 Mei 2024 03:15" another year."""
-    zone = timezone(timedelta(hours=context.utc_offset_h))
-    moment = datetime.fromtimestamp(time_ms / 1000, tz=UTC).astimezone(zone)
-    today = datetime.fromtimestamp(context.now_ms / 1000, tz=UTC).astimezone(zone).date()
+    moment = local_moment(time_ms, context.utc_offset_h)
+    today = local_moment(context.now_ms, context.utc_offset_h).date()
     clock = f"{moment:%H:%M}"
     if moment.date() == today:
         return clock

@@ -54,7 +54,8 @@ def unauthorized(message: str) -> HTTPException:
     return HTTPException(401, message, headers={"WWW-Authenticate": "Bearer"})
 
 
-def _refuse_cross_site(request: Request) -> None:
+def refuse_cross_site(request: Request) -> None:
+    """403 for a changing request another site started (cookie CSRF)."""
     # A browser sends the cookie with requests other sites start; a changing request whose
     # Origin is another site is refused (CSRF). Old phone browsers may send no Origin at all:
     # same-site forms from them still work. Bearer tokens are never sent on their own.
@@ -74,7 +75,7 @@ def _token(
     if bearer:
         return bearer
     if cookie:
-        _refuse_cross_site(request)
+        refuse_cross_site(request)
         return cookie
     raise unauthorized("Perlu masuk (token) / authentication required (bearer token)")
 

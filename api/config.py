@@ -43,6 +43,8 @@ class ApiConfig(BaseSettings):
     influx: InfluxSettings = InfluxSettings()
     broker: BrokerSettings = BrokerSettings()
     registry_url: str = "sqlite:///.tani/registry.sqlite3"
+    # Times on pages are local: WIB 7 (Lampung), WITA 8, WIT 9.
+    utc_offset_h: int = Field(default=7, ge=-12, le=14)
 
     @classmethod
     def settings_customise_sources(

@@ -9,7 +9,6 @@ changes anything, because chat apps open links to draw previews; the button POST
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +19,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from alerts.lifecycle import acknowledge
+from alerts.local_time import ShownTime, shown_time
 from alerts.messages import MessageContext, render
 from api.auth import SessionDep, now_ms
 from registry.alerting import Alert, AlertState, Delivery
@@ -29,9 +29,6 @@ from registry.people import Channel, Language, User
 router = APIRouter(tags=["acknowledge link"], include_in_schema=False)
 templates = Jinja2Templates(directory=Path(__file__).resolve().parent.parent / "templates")
 
-# Times shown in WIB (Lampung), the alerts service's default; the API has no setting for it yet.
-_UTC_OFFSET_H = 7
-_ZONE_NAME = "WIB"
 _MAX_TOKEN = 64  # Delivery.ack_token's column width: anything longer cannot match
 # The token is the page's only key: keep it out of caches, search engines and Referer headers.
 _HEADERS = {"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"}
@@ -42,12 +39,6 @@ class _Found:
     alert: Alert
     channel: Channel
     user: User | None
-
-
-@dataclass(frozen=True, slots=True)
-class _Time:
-    iso: str
-    local: str
 
 
 def _find(session: Session, token: str, *, lock: bool = False) -> _Found | None:
@@ -74,15 +65,11 @@ def _find(session: Session, token: str, *, lock: bool = False) -> _Found | None:
     return _Found(alert, channel, user)
 
 
-def _time(time_ms: int | None) -> _Time | None:
-    if time_ms is None:
-        return None
-    moment = datetime.fromtimestamp(time_ms / 1000, tz=UTC)
-    local = moment.astimezone(timezone(timedelta(hours=_UTC_OFFSET_H)))
-    return _Time(iso=moment.isoformat(), local=f"{local:%d-%m-%Y %H:%M} {_ZONE_NAME}")
+def _time(time_ms: int | None, utc_offset_h: int) -> ShownTime | None:
+    return None if time_ms is None else shown_time(time_ms, utc_offset_h)
 
 
-def _context(session: Session, found: _Found) -> dict[str, Any]:
+def _context(session: Session, found: _Found, utc_offset_h: int) -> dict[str, Any]:
     alert = found.alert
     field = None if alert.field_id is None else session.get(Field, alert.field_id)
     farmer = None if field is None or field.owner_id is None else session.get(User, field.owner_id)
@@ -91,7 +78,7 @@ def _context(session: Session, found: _Found) -> dict[str, Any]:
     message = MessageContext(
         ack_url="",  # a title never carries the link
         now_ms=now_ms(),
-        utc_offset_h=_UTC_OFFSET_H,
+        utc_offset_h=utc_offset_h,
         field_name=None if field is None else field.name,
         farmer_name=None if farmer is None else farmer.full_name,
         village_name=None if village is None else village.name,
@@ -104,10 +91,10 @@ def _context(session: Session, found: _Found) -> dict[str, Any]:
         "field_name": message.field_name,
         "farmer_name": message.farmer_name,
         "village_name": message.village_name,
-        "since": _time(alert.since_ms),
-        "acknowledged": _time(alert.acknowledged_ms),
+        "since": _time(alert.since_ms, utc_offset_h),
+        "acknowledged": _time(alert.acknowledged_ms, utc_offset_h),
         "acknowledged_by": None if acked_by is None else acked_by.full_name,
-        "resolved": _time(alert.resolved_ms),
+        "resolved": _time(alert.resolved_ms, utc_offset_h),
     }
 
 
@@ -124,7 +111,10 @@ def ack_page(token: str, request: Request, session: SessionDep) -> Response:
     if found is None:
         return _unknown(request)
     return templates.TemplateResponse(
-        request, "ack.html", _context(session, found), headers=_HEADERS
+        request,
+        "ack.html",
+        _context(session, found, request.app.state.config.utc_offset_h),
+        headers=_HEADERS,
     )
 
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta, timezone
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Request, Response
@@ -18,6 +17,7 @@ from sqlalchemy import Select, select
 from sqlalchemy.orm import Session, aliased
 
 from alerts.lifecycle import AlertTransitionError, acknowledge, resolve
+from alerts.local_time import ShownTime, shown_time
 from alerts.messages import MessageContext, render
 from api.auth import SessionDep, alert_scope, field_scope, now_ms
 from api.routers.alerts import FieldId
@@ -29,10 +29,6 @@ from registry.people import Language, Role, User
 
 router = APIRouter(tags=["web pages"], include_in_schema=False)
 
-# Times in WIB (Lampung), like the acknowledge link page; the API has no setting for it yet.
-_UTC_OFFSET_H = 7
-_ZONE = timezone(timedelta(hours=_UTC_OFFSET_H))
-_ZONE_NAME = "WIB"
 _ACTIVE_LIMIT = 200  # more open alerts than this is an outage: the page says there are more
 _RESOLVED_LIMIT = 50
 _FIELD_LIMIT = 100
@@ -58,12 +54,6 @@ _Row = tuple[Alert, str | None, str | None, str | None, str | None]
 
 
 @dataclass(frozen=True, slots=True)
-class _Time:
-    iso: str
-    local: str
-
-
-@dataclass(frozen=True, slots=True)
 class _AlertView:
     """One alert as the templates show it."""
 
@@ -75,23 +65,17 @@ class _AlertView:
     village_name: str | None
     state_id: str
     state_en: str
-    since: _Time
-    resolved: _Time | None
+    since: ShownTime
+    resolved: ShownTime | None
 
 
 @dataclass(frozen=True, slots=True)
 class _EventView:
-    time: _Time
+    time: ShownTime
     name_id: str
     name_en: str
     who: str | None
     detail: str | None
-
-
-def _time(time_ms: int) -> _Time:
-    moment = datetime.fromtimestamp(time_ms / 1000, tz=UTC)
-    local = moment.astimezone(_ZONE)
-    return _Time(iso=moment.isoformat(), local=f"{local:%d-%m-%Y %H:%M} {_ZONE_NAME}")
 
 
 def _alerts(principal: Principal) -> Select[_Row]:
@@ -107,12 +91,12 @@ def _alerts(principal: Principal) -> Select[_Row]:
     )
 
 
-def _view(row: _Row, now: int) -> _AlertView:
+def _view(row: _Row, now: int, utc_offset_h: int) -> _AlertView:
     alert, field_name, farmer_name, village_name, acked_by = row
     context = MessageContext(
         ack_url="",  # a title never carries the link
         now_ms=now,
-        utc_offset_h=_UTC_OFFSET_H,
+        utc_offset_h=utc_offset_h,
         field_name=field_name,
         farmer_name=farmer_name,
         village_name=village_name,
@@ -130,12 +114,14 @@ def _view(row: _Row, now: int) -> _AlertView:
         village_name=village_name,
         state_id=state_id,
         state_en=state_en,
-        since=_time(alert.since_ms),
-        resolved=None if alert.resolved_ms is None else _time(alert.resolved_ms),
+        since=shown_time(alert.since_ms, utc_offset_h),
+        resolved=(
+            None if alert.resolved_ms is None else shown_time(alert.resolved_ms, utc_offset_h)
+        ),
     )
 
 
-def _events(session: Session, alert_id: int) -> list[_EventView]:
+def _events(session: Session, alert_id: int, utc_offset_h: int) -> list[_EventView]:
     query = (
         select(AlertEvent, User.full_name)
         .outerjoin(User, User.id == AlertEvent.user_id)
@@ -145,8 +131,15 @@ def _events(session: Session, alert_id: int) -> list[_EventView]:
     views = []
     for event, who in session.execute(query):
         name_id, name_en = _EVENT_NAMES.get(event.kind, (event.kind, event.kind))
-        views.append(_EventView(_time(event.time_ms), name_id, name_en, who, event.detail))
+        views.append(
+            _EventView(shown_time(event.time_ms, utc_offset_h), name_id, name_en, who, event.detail)
+        )
     return views
+
+
+def _offset(request: Request) -> int:
+    """The site's UTC offset, for local times on pages."""
+    return request.app.state.config.utc_offset_h
 
 
 def _page(request: Request, name: str, context: dict[str, Any], status_code: int = 200) -> Response:
@@ -178,7 +171,7 @@ def alert_list(
     # Villages in the order of their newest alert, each one's alerts newest first.
     groups: dict[str | None, list[_AlertView]] = defaultdict(list)
     for row in rows[:limit]:
-        groups[row[3]].append(_view(row, now))
+        groups[row[3]].append(_view(row, now, _offset(request)))
     return _page(
         request,
         "alerts.html",
@@ -204,8 +197,8 @@ def _alert_page(
         "alert.html",
         page_context(
             principal,
-            view=_view(row, now_ms()),
-            events=_events(session, alert_id),
+            view=_view(row, now_ms(), _offset(request)),
+            events=_events(session, alert_id, _offset(request)),
             can_resolve=principal.role in _STAFF,
             message=message,
             note_max=_NOTE_MAX,
@@ -313,7 +306,7 @@ def field_alert_history(
             field=field,
             village_name=village_name,
             farmer_name=farmer_name,
-            views=[_view(row, now) for row in session.execute(query)],
+            views=[_view(row, now, _offset(request)) for row in session.execute(query)],
             limit=_FIELD_LIMIT,
         ),
     )

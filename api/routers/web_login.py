@@ -15,7 +15,14 @@ from fastapi import APIRouter, Cookie, Depends, Form, HTTPException, Query, Requ
 from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.templating import Jinja2Templates
 
-from api.auth import SESSION_COOKIE, LoginThrottle, SessionDep, TokenDep, now_ms
+from api.auth import (
+    SESSION_COOKIE,
+    LoginThrottle,
+    SessionDep,
+    TokenDep,
+    now_ms,
+    refuse_cross_site,
+)
 from api.routers.auth import LOGIN_TOKEN_TTL_S
 from registry.access import (
     AuthenticationError,
@@ -155,6 +162,8 @@ def login(
     next_path: Annotated[str, Form(alias="next", max_length=2000)] = HOME,
 ) -> Response:
     """Check the password; on success a new 30-day token in the cookie and off to ``next``."""
+    # Another site must not sign this browser in to an account of its choosing (login CSRF).
+    refuse_cross_site(request)
     target = safe_next(next_path)
     # The same key as the API's login, so the lockout is shared (see api/routers/auth.py).
     key = (username, request.client.host if request.client else "")

@@ -259,6 +259,15 @@ def test_a_cross_site_post_is_refused(site: Site) -> None:
     assert _get(site, "/peringatan").status_code == 200  # still signed in
 
 
+def test_another_site_cannot_sign_this_browser_in(site: Site) -> None:
+    data = {"username": "budi", "password": PASSWORD, "next": ""}
+    response = site.client.post(
+        "/masuk", data=data, headers={"Origin": "https://evil.example"}, follow_redirects=False
+    )
+    assert response.status_code == 403
+    assert "tani_session" not in response.cookies
+
+
 def test_field_history_is_scope_checked(site: Site) -> None:
     _as(site, "budi")
     page = _get(site, "/lahan/sawah-budi/peringatan")
