@@ -43,7 +43,7 @@ from registry.store import Registry
 from storage.influx import InfluxDB
 from storage.queries import count_readings_since
 from tani.demo_inbox import DemoInbox
-from tani.demo_site import FIELD_ID, GATEWAY_ID, seed
+from tani.demo_site import FIELD_ID, GATEWAY_ID, DemoPeople, seed
 from tani.stack import Stack, StackConfig
 
 log = logging.getLogger(__name__)
@@ -221,7 +221,7 @@ def run_demo(
         )
         registry = Registry(ingest_config.registry_url)
         try:
-            tokens = seed(registry, inbox, time.time_ns() // 1_000_000)
+            people = seed(registry, inbox, time.time_ns() // 1_000_000)
         finally:
             registry.close()
         # An emulated gateway starts with an empty outbox, so the count below is this run's.
@@ -239,7 +239,7 @@ def run_demo(
         alerts.start()
         api = _ApiServer(api_config)
         api.start()
-        _introduce(f"http://{api_config.host}:{api_config.port}", tokens, echo)
+        _introduce(f"http://{api_config.host}:{api_config.port}", people, echo)
         wait(options.duration_s)
         gateway.stop(drain_timeout_s=20.0)
         gw_stats = gateway.stats()
@@ -269,15 +269,19 @@ def run_demo(
             stack.down()
 
 
-def _introduce(base: str, tokens: dict[str, str], echo: Callable[[str], None]) -> None:
+def _introduce(base: str, people: DemoPeople, echo: Callable[[str], None]) -> None:
     """Tell the person at the console where to look, and as whom."""
-    farmer, officer = tokens["darto"], tokens["ppl-sari"]
+    farmer, officer = people.tokens["darto"], people.tokens["ppl-sari"]
     echo(f"Tani Hub demo berjalan / running: {base}  (Ctrl-C untuk berhenti / to stop)")
     echo(f"Kesehatan / health: {base}/healthz")
     echo("Petani / farmer darto:")
     echo(f"  curl -H 'Authorization: Bearer {farmer}' {base}/api/v1/fields/{FIELD_ID}/latest")
     echo("Penyuluh / officer ppl-sari:")
     echo(f"  curl -H 'Authorization: Bearer {officer}' {base}/api/v1/alerts")
+    echo(
+        f"Halaman / pages: {base}/masuk  (darto, ppl-sari, kantor-bumi-agung; "
+        f"kata sandi / password: {people.password})"
+    )
     echo("Pesan peringatan muncul di sini / alert messages appear here.")
 
 

@@ -3,6 +3,9 @@ default alert rules, and each person's notification channel on the demo inbox.""
 
 from __future__ import annotations
 
+import secrets
+from dataclasses import dataclass
+
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
@@ -15,6 +18,7 @@ from registry.directory import (
     add_channel,
     create_user,
     get_user,
+    set_password,
     upsert_field,
 )
 from registry.people import ApiToken, Channel, Role, User
@@ -55,12 +59,22 @@ DEMO_PEOPLE = (
 TOKEN_LABEL = "demo"
 
 
-def seed(registry: Registry, inbox: DemoInbox, now_ms: int) -> dict[str, str]:
-    """Put the demo village in the registry; {username: a fresh API token}.
+@dataclass(frozen=True, slots=True)
+class DemoPeople:
+    """How to act as the demo's people this run: an API token each, one web password."""
 
-    People have no password (tokens only). Each run replaces the demo's tokens and its inbox
-    channels (the inbox listens on a new port each run).
+    tokens: dict[str, str]
+    password: str
+
+
+def seed(registry: Registry, inbox: DemoInbox, now_ms: int) -> DemoPeople:
+    """Put the demo village in the registry, with fresh credentials for its people.
+
+    Each run gives every demo person a new random password (the same for all, to type on the
+    sign-in page) and a new API token, and replaces the demo's inbox channels (the inbox
+    listens on a new port each run).
     """
+    password = secrets.token_urlsafe(9)
     registry.apply(DEMO_SITE)
     tokens = {}
     with Session(registry.engine) as session, session.begin():
@@ -89,4 +103,5 @@ def seed(registry: Registry, inbox: DemoInbox, now_ms: int) -> dict[str, str]:
             )
             user = get_user(session, person.username)
             tokens[person.username] = issue_token(session, user, label=TOKEN_LABEL, now_ms=now_ms)
-    return tokens
+            set_password(session, person.username, password)
+    return DemoPeople(tokens, password)
