@@ -86,6 +86,12 @@ class RuleIn(Input):
             raise ValueError(
                 f"Cakupan {self.scope} perlu scope_value / scope {self.scope} needs scope_value"
             )
+        # A gateway belongs to a village, not to a crop or a field.
+        if self.kind is RuleKind.GATEWAY_OFFLINE and self.scope not in (Scope.ALL, Scope.VILLAGE):
+            raise ValueError(
+                "Aturan gateway_offline mencakup semua atau satu desa / a gateway_offline rule "
+                "covers all gateways or one village"
+            )
 
     def _check_threshold(self) -> None:
         if self.quantity is None or self.threshold is None:

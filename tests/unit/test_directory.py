@@ -266,6 +266,8 @@ def test_rules_that_need_only_a_duration() -> None:
     with pytest.raises(ValidationError, match="a no_data rule has no quantity"):
         RuleIn(name="r", kind="no_data", duration_s=7200, quantity="soil_moisture")
     RuleIn(name="r", kind="gateway_offline", duration_s=1800, scope="village", scope_value="v")
+    with pytest.raises(ValidationError, match="covers all gateways or one village"):
+        RuleIn(name="r", kind="gateway_offline", duration_s=60, scope="crop", scope_value="padi")
 
 
 # -- places --------------------------------------------------------------------------------------
