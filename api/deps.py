@@ -23,6 +23,10 @@ def _registry(request: Request) -> Registry:
     return request.app.state.registry
 
 
+# Ids are 64-bit integers in the database: a larger number in a path is a 422, not a
+# database error.
+MAX_ROW_ID = 2**63 - 1
+
 ConfigDep = Annotated[ApiConfig, Depends(_config)]
 InfluxDep = Annotated[InfluxDB, Depends(_influx)]
 RegistryDep = Annotated[Registry, Depends(_registry)]

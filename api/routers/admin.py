@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 from alerts import rules
 from alerts.rules import RuleIn, RuleName
 from api.auth import AdminUser, CurrentUser, SessionDep, field_scope, now_ms, require
+from api.deps import MAX_ROW_ID
 from api.schemas import (
     ChannelPublic,
     DevicePublic,
@@ -353,7 +354,7 @@ def add_channel(data: ChannelIn, _: AdminUser, session: SessionDep) -> ChannelPu
 
 @router.delete("/channels/{channel_id}", status_code=204, tags=["channels"])
 def delete_channel(
-    channel_id: Annotated[int, Path(ge=1)], _: AdminUser, session: SessionDep
+    channel_id: Annotated[int, Path(ge=1, le=MAX_ROW_ID)], _: AdminUser, session: SessionDep
 ) -> None:
     """Delete a channel and the notifications still queued for it."""
     with _refused(404):
