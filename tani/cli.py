@@ -345,6 +345,40 @@ def bench_ingest(
     typer.echo(result)
 
 
+@bench_app.command("api")
+def bench_api(
+    fields: Annotated[int, typer.Option(min=1, help="Fields (20 per village).")] = 200,
+    days: Annotated[int, typer.Option(min=1, help="Days of readings.")] = 365,
+    interval_min: Annotated[int, typer.Option(min=1, help="Minutes between readings.")] = 15,
+    clients: Annotated[int, typer.Option(min=1, help="Concurrent clients.")] = 20,
+    requests: Annotated[int, typer.Option(min=1, help="Requests of each run.")] = 2000,
+    state_dir: Annotated[
+        Path, typer.Option(help="Where the bench stack and its data set live.")
+    ] = Path(".tani-bench"),
+    reuse: Annotated[
+        bool, typer.Option("--reuse/--fresh", help="Reuse a loaded data set of equal size.")
+    ] = True,
+) -> None:
+    """API latency (latest, monthly summary) over a year of readings vs InfluxDB (JSON)."""
+    from tani.bench.api import main_json
+
+    logs.configure("WARNING")
+    try:
+        result = main_json(
+            fields=fields,
+            days=days,
+            interval_min=interval_min,
+            clients=clients,
+            requests=requests,
+            state_dir=state_dir,
+            reuse=reuse,
+        )
+    except ValueError as exc:
+        typer.echo(f"bench api: {exc}", err=True)
+        raise typer.Exit(2) from None
+    typer.echo(result)
+
+
 # Admin commands (villages, fields, gateways, devices, users, rules, channels) in their own module.
 from tani.cli_admin import register as register_admin  # noqa: E402
 

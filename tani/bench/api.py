@@ -1,0 +1,301 @@
+"""``tani bench api``: API latency over a year of readings, against InfluxDB's own round trip.
+
+Everything runs on this machine, in a state directory of its own (default ``.tani-bench``):
+Mosquitto and influxd from ``tani stack`` on free ports, a registry (SQLite) and the data set
+of :mod:`tani.bench.api_data`, which is generated and loaded once and reused by later runs
+with the same parameters (``dataset.json`` records a complete load; ``--fresh`` starts over).
+Then the real API (``tani api``, its own process) answers concurrent clients
+(:mod:`tani.bench.api_load`):
+
+- reference: the InfluxQL of "latest conditions" (``storage.queries``) sent straight to
+  influxd's ``/query`` by the same number of clients, for random fields;
+- ``GET /api/v1/fields/{id}/latest``, random fields, each with its farmer's token;
+- ``GET /api/v1/villages/{id}/summary?period=month``, random villages, with the village
+  office's token, when the running API has that route (its OpenAPI document says).
+
+The ratio api_p95 / influx_p95 says what the API adds to the database's own answer time.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import random
+import shutil
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from registry.store import Registry
+from storage.influx import InfluxDB
+from storage.queries import _LATEST_FOR_FIELD  # the very query the API sends
+from storage.schema import PRECISION
+from tani.bench.api_data import (
+    BATCH_LINES,
+    DATABASE,
+    MARKER,
+    WRITERS,
+    Loaded,
+    Params,
+    People,
+    field_ids,
+    load,
+    people,
+    village_id,
+)
+from tani.bench.api_load import Call, api_server, api_toml, measure
+from tani.bench.wire import process_cpu_s
+from tani.stack import Stack, StackConfig, free_ports
+
+LATEST_P95_TARGET_MS = 50.0
+SUMMARY_P95_TARGET_MS = 500.0
+SUMMARY_PATH = "/api/v1/villages/{village_id}/summary"
+# What a state directory of this benchmark holds; --fresh removes exactly these.
+_OWNED = ("stack", "registry.sqlite3", "registry.sqlite3-wal", "registry.sqlite3-shm", MARKER)
+
+
+def _stop_leftover_stack(state_dir: Path) -> None:
+    """Stop a stack an interrupted run left running in this state directory."""
+    if (state_dir / "stack" / "stack.json").exists():
+        Stack.from_state_dir(state_dir / "stack").down()
+
+
+def _wipe(state_dir: Path) -> None:
+    for name in _OWNED:
+        path = state_dir / name
+        if path.is_dir():
+            shutil.rmtree(path)
+        elif path.exists():
+            path.unlink()
+
+
+def _machine(influx_url: str) -> dict[str, Any]:
+    cpuinfo = Path("/proc/cpuinfo").read_text().splitlines()
+    model = next((ln.split(":", 1)[1].strip() for ln in cpuinfo if "model name" in ln), "")
+    influx = InfluxDB(influx_url, DATABASE)
+    try:
+        version = influx.ping()
+    finally:
+        influx.close()
+    return {
+        "cpu_count": os.cpu_count(),
+        "cpu_model": model,
+        "load_average_at_start": [round(x, 2) for x in os.getloadavg()],
+        "python": platform.python_version(),
+        "influxdb": version,
+    }
+
+
+def _dataset(loaded: Loaded, reused: bool) -> dict[str, Any]:
+    p = loaded.params
+    return {
+        "reused": reused,
+        "villages": p.villages,
+        "fields": p.fields,
+        "days": p.days,
+        "interval_min": p.interval_min,
+        "series": loaded.series,
+        "series_per_field": "7 soil probe + 3 climate node; + 4 village weather station on "
+        "each village's first field",
+        "from": _iso(loaded.start_ms),
+        "until": _iso(loaded.end_ms),
+        "readings": loaded.readings,
+        "stored": loaded.stored,
+        "write_requests": loaded.requests,
+        "batch_lines": BATCH_LINES,
+        "writers": WRITERS,
+        "load_s": loaded.load_s,
+        "readings_per_s": round(loaded.readings / loaded.load_s) if loaded.load_s else None,
+        "rollup_s": loaded.rollup_s,
+        "rollup_points": loaded.rollup_points,
+        "rollup_how": "storage.rollups.Rollup.run_once over two halves, two processes",
+    }
+
+
+def _iso(time_ms: int) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time_ms / 1000))
+
+
+def _has_summary(api_url: str) -> bool:
+    spec = httpx.get(f"{api_url}/openapi.json", timeout=30).json()
+    return SUMMARY_PATH in spec.get("paths", {})
+
+
+def _cores(
+    pids: dict[str, int], run: Callable[[], dict[str, Any]]
+) -> tuple[dict[str, Any], dict[str, float]]:
+    """Run ``run()`` and how many cores each process used meanwhile."""
+    before = {name: process_cpu_s(pid) for name, pid in pids.items()}
+    began = time.monotonic()
+    result = run()
+    elapsed = time.monotonic() - began
+    return result, {
+        name: round((process_cpu_s(pid) - before[name]) / elapsed, 2) for name, pid in pids.items()
+    }
+
+
+def _measure_all(
+    stack: Stack,
+    api_url: str,
+    api_pid: int,
+    params: Params,
+    who: People,
+    clients: int,
+    requests: int,
+) -> dict[str, Any]:
+    fields = [f for f, _ in field_ids(params)]
+    villages = [village_id(v) for v in range(params.villages)]
+    pids = {
+        "influxd": stack.status().influxd.pid or 0,
+        "api": api_pid,
+        "bench_clients": os.getpid(),
+    }
+
+    def raw_latest(rng: random.Random) -> Call:
+        query = {"field_id": rng.choice(fields)}
+        return Call(
+            "/query",
+            {
+                "db": DATABASE,
+                "q": _LATEST_FOR_FIELD,
+                "params": json.dumps(query),
+                "epoch": PRECISION,
+            },
+        )
+
+    def api_latest(rng: random.Random) -> Call:
+        field = rng.choice(fields)
+        return Call(f"/api/v1/fields/{field}/latest", token=who.farmers[field])
+
+    def summary(rng: random.Random) -> Call:
+        village = rng.choice(villages)
+        path = SUMMARY_PATH.format(village_id=village)
+        return Call(path, {"period": "month"}, who.village_offices[village])
+
+    def timed(
+        what: str, url: str, calls: Callable[[random.Random], Call], n: int, seed: int
+    ) -> dict[str, Any]:
+        figures, cores = _cores(pids, lambda: measure(url, calls, clients, n, seed))
+        return {"what": what, **figures, "cpu_cores_used": cores}
+
+    result: dict[str, Any] = {
+        "influx_latest_reference": timed(
+            "GET influxd /query with the API's latest-conditions InfluxQL, random fields",
+            stack.influx_url,
+            raw_latest,
+            requests,
+            1,
+        ),
+        "api_latest": timed(
+            "GET /api/v1/fields/{id}/latest, random fields, the owner's token",
+            api_url,
+            api_latest,
+            requests,
+            2,
+        ),
+    }
+    if _has_summary(api_url):
+        result["api_summary_month"] = timed(
+            "GET /api/v1/villages/{id}/summary?period=month, random villages, the village "
+            "office's token",
+            api_url,
+            summary,
+            _summary_requests(clients, requests),
+            3,
+        )
+    else:
+        result["api_summary_month"] = {
+            "summary": "not available",
+            "why": f"the API has no {SUMMARY_PATH} route yet (api/routers/history.py)",
+        }
+    return result
+
+
+def _summary_requests(clients: int, requests: int) -> int:
+    return max(clients, requests // 5)
+
+
+def run(
+    fields: int = 200,
+    days: int = 365,
+    interval_min: int = 15,
+    clients: int = 20,
+    requests: int = 2000,
+    state_dir: Path = Path(".tani-bench"),
+    reuse: bool = True,
+) -> dict[str, Any]:
+    """Every figure of issue 6 item 7; returns the JSON-ready result."""
+    if 1440 % interval_min:
+        raise ValueError("--interval-min must divide a day (1440 minutes)")
+    params = Params(fields, days, interval_min)
+    state_dir = state_dir.resolve()
+    state_dir.mkdir(parents=True, exist_ok=True)
+    _stop_leftover_stack(state_dir)
+    loaded = Loaded.read(state_dir, params) if reuse else None
+    if loaded is None:
+        _wipe(state_dir)
+    mqtt_port, influx_port, rpc_port, api_port = free_ports(4)
+    stack = Stack(StackConfig(state_dir / "stack", "127.0.0.1", mqtt_port, influx_port, rpc_port))
+    stack.up(timeout=300)
+    registry_url = f"sqlite:///{state_dir / 'registry.sqlite3'}"
+    try:
+        registry = Registry(registry_url)
+        try:
+            reused = loaded is not None
+            if loaded is None:
+                loaded = load(stack.influx_url, registry, params, time.time_ns() // 1_000_000)
+                loaded.save(state_dir)
+            who = people(registry, params, time.time_ns() // 1_000_000)
+        finally:
+            registry.close()
+        result: dict[str, Any] = {
+            "benchmark": "api",
+            "machine": _machine(stack.influx_url),
+            "settings": {
+                "clients": clients,
+                "requests_per_run": requests,
+                "summary_requests": _summary_requests(clients, requests),
+                "client_model": "closed loop: each client sends its next request as soon as "
+                "the previous answer arrived (threads, one keep-alive httpx client each)",
+                "api": "tani api (uvicorn, 1 process)",
+                "state_dir": str(state_dir),
+            },
+            "dataset": _dataset(loaded, reused),
+        }
+        config_path = state_dir / "api.toml"
+        config_path.write_text(
+            api_toml(api_port, stack.influx_url, DATABASE, mqtt_port, registry_url)
+        )
+        api_url = f"http://127.0.0.1:{api_port}"
+        with api_server(config_path, api_port, state_dir / "api.log") as server:
+            result.update(_measure_all(stack, api_url, server.pid, params, who, clients, requests))
+    finally:
+        stack.down()
+    _ratios_and_targets(result)
+    return result
+
+
+def _ratios_and_targets(result: dict[str, Any]) -> None:
+    reference = result["influx_latest_reference"].get("p95_ms")
+    latest = result["api_latest"].get("p95_ms")
+    summary = result["api_summary_month"].get("p95_ms")
+    result["ratio_api_p95_to_influx_p95"] = (
+        round(latest / reference, 2) if latest and reference else None
+    )
+    result["targets_met"] = {
+        f"latest p95 <= {LATEST_P95_TARGET_MS:g} ms": None
+        if latest is None
+        else latest <= LATEST_P95_TARGET_MS,
+        f"monthly summary p95 <= {SUMMARY_P95_TARGET_MS:g} ms": None
+        if summary is None
+        else summary <= SUMMARY_P95_TARGET_MS,
+    }
+
+
+def main_json(**kwargs: Any) -> str:
+    """The benchmark's one JSON line."""
+    return json.dumps(run(**kwargs))

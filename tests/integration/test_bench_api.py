@@ -1,0 +1,61 @@
+"""``tani bench api`` runs end to end at a tiny size, and a second run reuses the data set.
+
+A smoke test of the benchmark's machinery (real influxd, the API as its own process), not a
+measurement: the figures themselves are never asserted.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from tani.bench.api import main_json
+from tests.conftest import require_stack_binaries, stack_processes
+
+pytestmark = pytest.mark.integration
+
+TINY = {"fields": 2, "days": 2, "interval_min": 60, "clients": 2, "requests": 20}
+RUNS = ("influx_latest_reference", "api_latest")
+
+
+def test_bench_api_prints_every_figure_and_reuses_its_data(tmp_path: Path) -> None:
+    require_stack_binaries()
+    state_dir = tmp_path / "bench"
+    first = json.loads(main_json(**TINY, state_dir=state_dir))
+
+    data = first["dataset"]
+    assert data["reused"] is False
+    # 2 fields x 10 series + the village weather station's 4, 24 readings a day each.
+    assert data["series"] == 2 * 10 + 4
+    assert data["readings"] == data["series"] * 24 * 2 == data["stored"]
+    assert data["load_s"] > 0 and data["readings_per_s"] > 0
+    assert data["rollup_s"] > 0
+    # Hourly rollups of every series and hour, plus the (local) days they touch.
+    assert data["rollup_points"] > data["series"] * 24 * 2
+    for run in RUNS:
+        figures = first[run]
+        assert figures["ok"] == figures["requests"] == 20, figures
+        assert figures["errors"] == {}
+        assert 0 < figures["p50_ms"] <= figures["p95_ms"] <= figures["p99_ms"] <= figures["max_ms"]
+    # The latest conditions of a field: its 10 quantities (14 on a weather station's field).
+    assert first["api_latest"]["mean_response_bytes"] > 500
+    summary = first["api_summary_month"]
+    assert "p95_ms" in summary or summary["summary"] == "not available"
+    assert first["ratio_api_p95_to_influx_p95"] > 0
+    assert set(first["targets_met"]) == {
+        "latest p95 <= 50 ms",
+        "monthly summary p95 <= 500 ms",
+    }
+    assert stack_processes(state_dir) == []
+
+    second = json.loads(main_json(**TINY, state_dir=state_dir))
+    assert second["dataset"]["reused"] is True
+    assert second["dataset"]["readings"] == data["readings"]
+    assert second["api_latest"]["ok"] == 20
+    assert stack_processes(state_dir) == []
+
+    fresh = json.loads(main_json(**{**TINY, "days": 1}, state_dir=state_dir))
+    assert fresh["dataset"]["reused"] is False
+    assert fresh["dataset"]["stored"] == fresh["dataset"]["series"] * 24
