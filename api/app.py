@@ -12,7 +12,17 @@ from fastapi.responses import JSONResponse
 
 from api.auth import LoginThrottle
 from api.config import ApiConfig
-from api.routers import ack, admin, alert_pages, alerts, auth, fields, health, web_login
+from api.routers import (
+    ack,
+    admin,
+    alert_pages,
+    alerts,
+    auth,
+    fields,
+    health,
+    history,
+    web_login,
+)
 from registry.store import Registry
 from storage.influx import InfluxDB
 
@@ -60,6 +70,7 @@ def create_app(config: ApiConfig) -> FastAPI:
     app.include_router(health.router)
     app.include_router(auth.router)
     app.include_router(fields.router)
+    app.include_router(history.router)
     app.include_router(alerts.router)
     app.include_router(admin.router)
     app.include_router(ack.router)

@@ -1,0 +1,380 @@
+"""A field's history of one quantity, a village's weekly or monthly summary; both also as CSV.
+
+Fields follow ``Principal.can_see_field``; summaries ``Principal.can_see_village`` (officers of
+the village, its office, admins). Anything out of scope answers 404 like something that does
+not exist. Times without a zone are the site's local time (``utc_offset_h``); answers are UTC.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from datetime import UTC, date, datetime, timedelta, timezone
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, HTTPException, Path, Query
+from fastapi.responses import Response
+from sqlalchemy import func, select
+from sqlalchemy.orm import InstrumentedAttribute, Session
+
+from alerts.default_rules import dry_threshold
+from alerts.local_time import local_moment
+from api.auth import CurrentUser, SessionDep, now_ms
+from api.config import ApiConfig
+from api.deps import ConfigDep, InfluxDep
+from api.schemas_history import (
+    FieldSummaryPublic,
+    HistoryPointPublic,
+    HistoryPublic,
+    StatsPublic,
+    VillageSummaryPublic,
+)
+from registry.access import Principal
+from registry.alerting import Alert, AlertRule, RuleKind, Scope
+from registry.models import Device, Field, Village
+from storage.history import DEFAULT_POINTS, MAX_POINTS, MIN_POINTS, RangeError, field_history
+from storage.influx import InfluxDB, InfluxError
+from storage.summaries import SOIL_MOISTURE, FieldSpec, Stats, village_summary
+from telemetry.quantities import QUANTITIES
+
+router = APIRouter(prefix="/api/v1", tags=["history"])
+
+_ID_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,62}$"
+FieldId = Annotated[str, Path(pattern=_ID_PATTERN, description="Field id")]
+VillageId = Annotated[str, Path(pattern=_ID_PATTERN, description="Village id")]
+QuantityKey = Annotated[str, Query(max_length=63, description="A quantity of the catalogue")]
+Moment = Annotated[
+    datetime | None, Query(description="ISO 8601; without a zone: the site's local time")
+]
+Points = Annotated[int, Query(ge=MIN_POINTS, le=MAX_POINTS, description="At most this many points")]
+Period = Annotated[Literal["week", "month"], Query(description="A week (Mon-Sun) or a month")]
+PeriodStart = Annotated[
+    date | None, Query(description="A day in the period (default: today, local time)")
+]
+
+DEFAULT_RANGE = timedelta(hours=24)
+MAX_RANGE = timedelta(days=731)  # two years, one of them leap
+# A crop without an enabled "below" soil-moisture rule: FAO-56's typical depletion fraction
+# p = 0.5 (Table 22 lists most field crops between 0.4 and 0.6) on the loam of the defaults.
+FALLBACK_DRY_THRESHOLD = dry_threshold(0.5)
+# Which rule's threshold a field takes: the most specific scope wins.
+_SCOPE_RANK = {Scope.FIELD: 0, Scope.CROP: 1, Scope.VILLAGE: 2, Scope.ALL: 3}
+
+
+def _not_found_field(field_id: str) -> HTTPException:
+    return HTTPException(404, f"Lahan {field_id!r} tidak ditemukan / field not found")
+
+
+def _unavailable(exc: InfluxError) -> HTTPException:
+    return HTTPException(503, f"Basis data tidak menjawab / database unavailable: {exc}")
+
+
+def _to_utc(moment: datetime, utc_offset_h: int) -> datetime:
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=timezone(timedelta(hours=utc_offset_h)))
+    return moment.astimezone(UTC)
+
+
+def _history(
+    field_id: str,
+    quantity: str,
+    start: datetime | None,
+    end: datetime | None,
+    points: int,
+    principal: Principal,
+    session: Session,
+    config: ApiConfig,
+    influx: InfluxDB,
+) -> HistoryPublic:
+    row = session.get(Field, field_id)
+    if row is None or not principal.can_see_field(row.id, row.village_id):
+        raise _not_found_field(field_id)
+    spec = QUANTITIES.get(quantity)
+    if spec is None:
+        raise HTTPException(422, f"Besaran {quantity!r} tidak dikenal / unknown quantity")
+    offset = config.utc_offset_h
+    end_utc = _to_utc(end, offset) if end else datetime.now(UTC)
+    start_utc = _to_utc(start, offset) if start else end_utc - DEFAULT_RANGE
+    if end_utc <= start_utc:
+        raise HTTPException(422, "Akhir harus setelah awal / end must be after start")
+    if end_utc - start_utc > MAX_RANGE:
+        raise HTTPException(422, "Rentang paling lama 2 tahun / the range may be 2 years at most")
+    start_ms, end_ms = int(start_utc.timestamp() * 1000), int(end_utc.timestamp() * 1000)
+    try:
+        history = field_history(
+            influx, field_id, quantity, start_ms, end_ms, points=points, utc_offset_h=offset
+        )
+    except RangeError as exc:
+        raise HTTPException(422, str(exc)) from None
+    except InfluxError as exc:
+        raise _unavailable(exc) from None
+    return HistoryPublic(
+        field_id=field_id,
+        quantity=quantity,
+        label_id=spec.label_id,
+        label_en=spec.label_en,
+        unit=spec.unit,
+        start=start_utc,
+        end=end_utc,
+        source=history.plan.source,
+        step_s=history.plan.step_ms // 1000,
+        points=[
+            HistoryPointPublic(
+                time=datetime.fromtimestamp(p.time_ms / 1000, tz=UTC),
+                mean=p.mean,
+                min=p.min,
+                max=p.max,
+                count=p.count,
+                sum=p.sum,
+            )
+            for p in history.points
+        ],
+    )
+
+
+@router.get("/fields/{field_id}/history", response_model=HistoryPublic)
+def get_history(
+    field_id: FieldId,
+    principal: CurrentUser,
+    session: SessionDep,
+    config: ConfigDep,
+    influx: InfluxDep,
+    quantity: QuantityKey,
+    start: Moment = None,
+    end: Moment = None,
+    points: Points = DEFAULT_POINTS,
+) -> HistoryPublic:
+    """One quantity over [start, end) (default: the last 24 hours) in at most ``points`` points,
+    from raw readings, hourly or daily rollups as the range's length calls for."""
+    return _history(field_id, quantity, start, end, points, principal, session, config, influx)
+
+
+@router.get("/fields/{field_id}/history.csv", response_class=Response)
+def get_history_csv(
+    field_id: FieldId,
+    principal: CurrentUser,
+    session: SessionDep,
+    config: ConfigDep,
+    influx: InfluxDep,
+    quantity: QuantityKey,
+    start: Moment = None,
+    end: Moment = None,
+    points: Points = DEFAULT_POINTS,
+) -> Response:
+    """The same history as a CSV download (times in UTC, ISO 8601)."""
+    history = _history(field_id, quantity, start, end, points, principal, session, config, influx)
+    rows = [
+        [p.time.isoformat(), history.quantity, history.unit, p.mean, p.min, p.max, p.count, p.sum]
+        for p in history.points
+    ]
+    header = ["time", "quantity", "unit", "mean", "min", "max", "count", "sum"]
+    name = (
+        f"riwayat_{field_id}_{quantity}_{history.start:%Y%m%dT%H%M}_{history.end:%Y%m%dT%H%M}.csv"
+    )
+    return _csv(header, rows, name)
+
+
+def _csv(header: list[str], rows: list[list[object]], filename: str) -> Response:
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(header)
+    writer.writerows([["" if v is None else v for v in row] for row in rows])
+    return Response(
+        out.getvalue(),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+    )
+
+
+def period_bounds(period: str, day: date) -> tuple[date, date]:
+    """The first day and the day after the last of the week (Mon-Sun) or month holding ``day``."""
+    if period == "week":
+        first = day - timedelta(days=day.weekday())
+        return first, first + timedelta(days=7)
+    first = day.replace(day=1)
+    return first, (first + timedelta(days=32)).replace(day=1)
+
+
+def _midnight_ms(day: date, utc_offset_h: int) -> int:
+    zone = timezone(timedelta(hours=utc_offset_h))
+    return int(datetime(day.year, day.month, day.day, tzinfo=zone).timestamp() * 1000)
+
+
+def dry_thresholds(session: Session, fields: list[Field]) -> dict[str, float]:
+    """{field id: soil moisture (%) under which a day is dry}, from the enabled ``below``
+    soil-moisture rules covering the field (most specific scope first, then the highest
+    threshold), else FALLBACK_DRY_THRESHOLD."""
+    rules = session.scalars(
+        select(AlertRule).where(
+            AlertRule.enabled.is_(True),
+            AlertRule.kind == RuleKind.BELOW.value,
+            AlertRule.quantity == SOIL_MOISTURE,
+            AlertRule.threshold.is_not(None),
+        )
+    ).all()
+    result = {}
+    for row in fields:
+        subject = {
+            Scope.FIELD: row.id,
+            Scope.CROP: row.crop,
+            Scope.VILLAGE: row.village_id,
+            Scope.ALL: None,
+        }
+        covering = [
+            (_SCOPE_RANK[Scope(r.scope)], -(r.threshold or 0.0))
+            for r in rules
+            if subject[Scope(r.scope)] == r.scope_value
+        ]
+        result[row.id] = -min(covering)[1] if covering else FALLBACK_DRY_THRESHOLD
+    return result
+
+
+def _alert_counts(
+    session: Session,
+    column: InstrumentedAttribute[int | None],
+    field_ids: list[str],
+    start_ms: int,
+    end_ms: int,
+) -> dict[str, int]:
+    query = (
+        select(Alert.field_id, func.count())
+        .where(Alert.field_id.in_(field_ids), column >= start_ms, column < end_ms)
+        .group_by(Alert.field_id)
+    )
+    return {field_id: count for field_id, count in session.execute(query)}
+
+
+def _stats(stats: Stats | None) -> StatsPublic | None:
+    if stats is None:
+        return None
+    return StatsPublic(mean=stats.mean, min=stats.min, max=stats.max, count=stats.count)
+
+
+def _summary(
+    village_id: str,
+    period: Literal["week", "month"],
+    start: date | None,
+    principal: Principal,
+    session: Session,
+    config: ApiConfig,
+    influx: InfluxDB,
+) -> VillageSummaryPublic:
+    village = session.get(Village, village_id) if principal.can_see_village(village_id) else None
+    if village is None:
+        raise HTTPException(404, f"Desa {village_id!r} tidak ditemukan / village not found")
+    offset = config.utc_offset_h
+    now = now_ms()
+    first, after = period_bounds(period, start or local_moment(now, offset).date())
+    start_ms, end_ms = _midnight_ms(first, offset), _midnight_ms(after, offset)
+    fields = list(
+        session.scalars(select(Field).where(Field.village_id == village_id).order_by(Field.id))
+    )
+    ids = [f.id for f in fields]
+    devices: dict[str, list[tuple[str, str]]] = {}
+    for gateway_id, device_id, field_id in session.execute(
+        select(Device.gateway_id, Device.id, Device.field_id).where(Device.field_id.in_(ids))
+    ):
+        devices.setdefault(field_id, []).append((gateway_id, device_id))
+    thresholds = dry_thresholds(session, fields)
+    specs = [FieldSpec(f.id, thresholds[f.id], tuple(devices.get(f.id, ()))) for f in fields]
+    try:
+        summaries = village_summary(influx, village_id, start_ms, end_ms, specs, now_ms=now)
+    except InfluxError as exc:
+        raise _unavailable(exc) from None
+    raised = _alert_counts(session, Alert.opened_ms, ids, start_ms, end_ms)
+    acked = _alert_counts(session, Alert.acknowledged_ms, ids, start_ms, end_ms)
+    return VillageSummaryPublic(
+        village_id=village.id,
+        name=village.name,
+        period=period,
+        start=first,
+        end=after - timedelta(days=1),
+        utc_offset_h=offset,
+        fields=[
+            FieldSummaryPublic(
+                field_id=row.id,
+                name=row.name,
+                crop=row.crop,
+                rainfall_mm=s.rainfall_mm,
+                soil_moisture=_stats(s.soil_moisture),
+                soil_temperature=_stats(s.soil_temperature),
+                dry_threshold=s.dry_threshold,
+                dry_days=s.dry_days,
+                days_with_moisture=s.days_with_moisture,
+                completeness=s.completeness,
+                uptime=s.uptime,
+                alerts_raised=raised.get(row.id, 0),
+                alerts_acknowledged=acked.get(row.id, 0),
+            )
+            for row, s in zip(fields, summaries, strict=True)
+        ],
+    )
+
+
+@router.get("/villages/{village_id}/summary", response_model=VillageSummaryPublic)
+def get_village_summary(
+    village_id: VillageId,
+    principal: CurrentUser,
+    session: SessionDep,
+    config: ConfigDep,
+    influx: InfluxDep,
+    period: Period = "week",
+    start: PeriodStart = None,
+) -> VillageSummaryPublic:
+    """Rainfall, soil moisture and temperature, dry days, alerts, data completeness and sensor
+    uptime of every field of a village over the week or month holding ``start``."""
+    return _summary(village_id, period, start, principal, session, config, influx)
+
+
+@router.get("/villages/{village_id}/summary.csv", response_class=Response)
+def get_village_summary_csv(
+    village_id: VillageId,
+    principal: CurrentUser,
+    session: SessionDep,
+    config: ConfigDep,
+    influx: InfluxDep,
+    period: Period = "week",
+    start: PeriodStart = None,
+) -> Response:
+    """The same summary as a CSV download, one row per field."""
+    summary = _summary(village_id, period, start, principal, session, config, influx)
+    stats = ("mean", "min", "max")
+    header = [
+        "field_id",
+        "name",
+        "crop",
+        "rainfall_mm",
+        *(f"soil_moisture_{k}" for k in stats),
+        *(f"soil_temperature_{k}" for k in stats),
+        "dry_threshold",
+        "dry_days",
+        "days_with_moisture",
+        "completeness",
+        "uptime",
+        "alerts_raised",
+        "alerts_acknowledged",
+    ]
+    rows: list[list[object]] = [
+        [
+            f.field_id,
+            f.name,
+            f.crop,
+            _round(f.rainfall_mm),
+            *(_round(getattr(f.soil_moisture, k, None)) for k in stats),
+            *(_round(getattr(f.soil_temperature, k, None)) for k in stats),
+            f.dry_threshold,
+            f.dry_days,
+            f.days_with_moisture,
+            _round(f.completeness, 3),
+            _round(f.uptime, 3),
+            f.alerts_raised,
+            f.alerts_acknowledged,
+        ]
+        for f in summary.fields
+    ]
+    name = f"ringkasan_{village_id}_{period}_{summary.start.isoformat()}.csv"
+    return _csv(header, rows, name)
+
+
+def _round(value: float | None, digits: int = 2) -> float | None:
+    return None if value is None else round(value, digits)
