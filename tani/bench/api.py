@@ -23,6 +23,7 @@ import os
 import platform
 import random
 import shutil
+import subprocess
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -35,19 +36,21 @@ from storage.influx import InfluxDB
 from storage.queries import _LATEST_FOR_FIELD  # the very query the API sends
 from storage.schema import PRECISION
 from tani.bench.api_data import (
-    BATCH_LINES,
     DATABASE,
     MARKER,
     WRITERS,
     Loaded,
     Params,
     People,
+    check_rollups,
     field_ids,
     load,
     people,
     village_id,
 )
 from tani.bench.api_load import Call, api_server, api_toml, measure
+from tani.bench.api_values import BATCH_LINES
+from tani.bench.ingest_load import settle
 from tani.bench.wire import process_cpu_s
 from tani.stack import Stack, StackConfig, free_ports
 
@@ -112,8 +115,27 @@ def _dataset(loaded: Loaded, reused: bool) -> dict[str, Any]:
         "readings_per_s": round(loaded.readings / loaded.load_s) if loaded.load_s else None,
         "rollup_s": loaded.rollup_s,
         "rollup_points": loaded.rollup_points,
-        "rollup_how": "storage.rollups.Rollup.run_once over two halves, two processes",
+        "rollup_how": "reading_1h and reading_1d computed by the benchmark from the same "
+        "generated values (a second pass), written to RP rollup in 5,000-line batches by 2 "
+        "writers; the CQs' own SELECT ... INTO over the past ran at ~44,000 readings/s here",
     }
+
+
+def _code_version() -> str:
+    """The commit the API runs from, and whether api/ or storage/ had uncommitted changes."""
+    try:
+        head = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=True
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--", "api", "storage"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown (no git)"
+    return f"{head} + uncommitted changes in api/ or storage/" if dirty else head
 
 
 def _iso(time_ms: int) -> str:
@@ -249,9 +271,14 @@ def run(
             if loaded is None:
                 loaded = load(stack.influx_url, registry, params, time.time_ns() // 1_000_000)
                 loaded.save(state_dir)
+            rollup_check = check_rollups(stack.influx_url, loaded)
             who = people(registry, params, time.time_ns() // 1_000_000)
         finally:
             registry.close()
+        # Compactions after a load would otherwise be measured as API latency.
+        began = time.monotonic()
+        settle(stack.status().influxd.pid or 0, timeout_s=300)
+        settled_s = time.monotonic() - began
         result: dict[str, Any] = {
             "benchmark": "api",
             "machine": _machine(stack.influx_url),
@@ -262,9 +289,11 @@ def run(
                 "client_model": "closed loop: each client sends its next request as soon as "
                 "the previous answer arrived (threads, one keep-alive httpx client each)",
                 "api": "tani api (uvicorn, 1 process)",
+                "api_code": _code_version(),
+                "waited_for_influxd_idle_s": round(settled_s, 1),
                 "state_dir": str(state_dir),
             },
-            "dataset": _dataset(loaded, reused),
+            "dataset": {**_dataset(loaded, reused), "rollup_check": rollup_check},
         }
         config_path = state_dir / "api.toml"
         config_path.write_text(
@@ -273,6 +302,7 @@ def run(
         api_url = f"http://127.0.0.1:{api_port}"
         with api_server(config_path, api_port, state_dir / "api.log") as server:
             result.update(_measure_all(stack, api_url, server.pid, params, who, clients, requests))
+        result["machine"]["load_average_at_end"] = [round(x, 2) for x in os.getloadavg()]
     finally:
         stack.down()
     _ratios_and_targets(result)

@@ -12,17 +12,20 @@ touches one shard, by two writer processes taking alternate days; each builds li
 text in big chunks from a per-series prefix made once by :func:`storage.schema.reading_line`
 (the production schema, not a copy) and POSTs 5,000-line batches to ``/write``. Values come
 from a seeded ``random.Random`` per (day, series), so a run is reproducible whichever process
-makes which day. Rollups for the whole range come from :class:`storage.rollups.Rollup` (the
-job ingest runs), over two halves of the range in two processes.
+makes which day. Days are local (WIB) days.
+
+Rollups of the past: on 1.x continuous queries compute only the intervals closing now, so a
+bulk load must bring them up to date itself. Running the CQs' own ``SELECT ... INTO`` over the
+year took influxd about 44,000 readings/s here (27 minutes for a year), so the benchmark
+instead computes ``reading_1h`` and ``reading_1d`` in a second pass over the same generated
+values (mean, min, max, count; sum for rain) and writes them as ``storage.rollups`` does;
+:func:`check_rollups` compares a sample with InfluxDB's own aggregates of the raw readings.
 """
 
 from __future__ import annotations
 
 import json
-import math
-import random
 import time
-from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass
 from multiprocessing import get_context
@@ -48,84 +51,34 @@ from registry.store import (
 )
 from storage.influx import InfluxDB
 from storage.provision import provision_v1
-from storage.rollups import Rollup, StorageLayout
-from storage.schema import PRECISION, reading_line
+from storage.rollups import RAIN_QUANTITY, StorageLayout
+from storage.schema import (
+    DAILY_MEASUREMENT,
+    HOURLY_MEASUREMENT,
+    PRECISION,
+    ROLLUP_RETENTION_POLICY,
+    reading_line,
+)
+from tani.bench.api_values import (
+    CLIMATE,
+    DAY_MS,
+    FIELDS_PER_VILLAGE,
+    HOUR_MS,
+    SOIL,
+    WEATHER,
+    Params,
+    SeriesSpec,
+    day_lines,
+    day_rollup_lines,
+)
 from telemetry.reading import Quality, Reading
 
 DATABASE = "tani_bench"
 MARKER = "dataset.json"
-FIELDS_PER_VILLAGE = 20
-BATCH_LINES = 5000
 WRITERS = 2
-SEED = 20261124
-_DAY_MS = 86_400_000
 _CROPS = ("padi", "jagung", "singkong", "kopi")
 _UTC_OFFSET_H = 7  # WIB: the diurnal cycle peaks at 14:00 local time
-
-
-@dataclass(frozen=True, slots=True)
-class Profile:
-    """How one quantity behaves: mean, daily and seasonal swing, noise, clamp, decimals."""
-
-    key: str
-    mean: float
-    daily: float
-    seasonal: float
-    noise: float
-    low: float
-    high: float
-    decimals: int = 1
-
-
-SOIL = (
-    Profile("soil_moisture", 38, 3, 12, 1.5, 5, 65),
-    Profile("soil_temperature", 27, 3, 1, 0.3, 18, 40),
-    Profile("soil_ec", 900, 60, 200, 40, 50, 4000, 0),
-    Profile("soil_ph", 6.1, 0.05, 0.2, 0.05, 4.0, 8.0, 2),
-    Profile("soil_nitrogen", 120, 2, 25, 4, 0, 900, 0),
-    Profile("soil_phosphorus", 45, 1, 10, 2, 0, 900, 0),
-    Profile("soil_potassium", 160, 2, 30, 5, 0, 900, 0),
-)
-CLIMATE = (
-    Profile("air_temperature", 27, 4, 1, 0.4, 18, 38),
-    Profile("air_humidity", 80, -12, 6, 2, 35, 100),
-    Profile("rain", 0, 0, 0, 0, 0, 150),
-)
-WEATHER = (
-    Profile("air_pressure", 1009, 1.5, 2, 0.3, 990, 1025),
-    Profile("wind_speed", 2.2, 1.5, 0.5, 0.6, 0, 20),
-    Profile("wind_direction", 180, 40, 60, 35, 0, 359, 0),
-    Profile("solar_radiation", 0, 0, 0, 0, 0, 1300, 0),
-)
-_PROFILES = {p.key: p for p in (*SOIL, *CLIMATE, *WEATHER)}
-
-
-@dataclass(frozen=True, slots=True)
-class Params:
-    """What a data set is; a loaded set with equal parameters can be reused."""
-
-    fields: int
-    days: int
-    interval_min: int
-    seed: int = SEED
-
-    @property
-    def villages(self) -> int:
-        return -(-self.fields // FIELDS_PER_VILLAGE)
-
-    @property
-    def points_per_day(self) -> int:
-        return 1440 // self.interval_min
-
-
-@dataclass(frozen=True, slots=True)
-class SeriesSpec:
-    """One series to generate: its line-protocol prefix, quantity and village number."""
-
-    prefix: str
-    quantity: str
-    village: int
-    index: int
+_LAYOUT = StorageLayout(utc_offset_h=_UTC_OFFSET_H)
 
 
 def village_id(v: int) -> str:
@@ -232,89 +185,19 @@ def people(registry: Registry, params: Params, now_ms: int) -> People:
     return People(admin, farmers, offices)
 
 
-def _diurnal(points_per_day: int) -> list[float]:
-    # Peak at 14:00 local, trough at 02:00.
-    step = 24 / points_per_day
-    return [
-        math.cos(2 * math.pi * ((k * step + _UTC_OFFSET_H) % 24 - 14) / 24)
-        for k in range(points_per_day)
-    ]
-
-
-def _sun(points_per_day: int) -> list[float]:
-    # Clear-sky shape: 06:00-18:00 local.
-    step = 24 / points_per_day
-    hours = [(k * step + _UTC_OFFSET_H) % 24 for k in range(points_per_day)]
-    return [max(0.0, math.sin(math.pi * (h - 6) / 12)) if 6 <= h <= 18 else 0.0 for h in hours]
-
-
-def _rain(params: Params, village: int, day_ms: int, wet: float) -> list[float]:
-    """mm per interval of one village and day: afternoon showers, likelier in the wet season."""
-    rng = random.Random(params.seed * 7919 + village * 104_729 + day_ms // _DAY_MS)
-    rain = [0.0] * params.points_per_day
-    if rng.random() < 0.25 + 0.35 * wet:
-        start = rng.randrange(params.points_per_day)
-        length = max(1, round(rng.uniform(1, 4) * 60 / params.interval_min))
-        intensity = rng.uniform(0.5, 6.0) * params.interval_min / 15
-        for k in range(start, min(start + length, params.points_per_day)):
-            rain[k] = round(intensity * rng.uniform(0.3, 1.0), 1)
-    return rain
-
-
-def day_lines(params: Params, specs: list[SeriesSpec], day_ms: int) -> Iterator[str]:
-    """Line protocol of every series for one day, in chunks of at most BATCH_LINES lines."""
-    n = params.points_per_day
-    step_ms = params.interval_min * 60_000
-    day_number = day_ms // _DAY_MS
-    first_seq = day_number * n
-    suffixes = [f',quality="good",seq={first_seq + k}i {day_ms + k * step_ms}' for k in range(n)]
-    diurnal, sun = _diurnal(n), _sun(n)
-    # Wet season: December-February; 0..1.
-    wet = 0.5 + 0.5 * math.cos(2 * math.pi * ((day_number + 10) % 365) / 365)
-    rains = {v: _rain(params, v, day_ms, wet) for v in {s.village for s in specs}}
-    chunk: list[str] = []
-    for spec in specs:
-        rng = random.Random(params.seed * 1_000_003 + day_number * 65_537 + spec.index)
-        p = _PROFILES[spec.quantity]
-        if spec.quantity == "rain":
-            values = rains[spec.village]
-        elif spec.quantity == "solar_radiation":
-            cloud = 1 - 0.4 * wet
-            values = [max(0.0, 1000 * cloud * s * rng.uniform(0.6, 1.05)) for s in sun]
-        else:
-            level = p.mean + p.seasonal * wet + p.noise * rng.gauss(0, 2)
-            values = [
-                min(p.high, max(p.low, level + p.daily * d + p.noise * rng.gauss(0, 1)))
-                for d in diurnal
-            ]
-        prefix = spec.prefix + "value="
-        fmt = f"{{:.{p.decimals}f}}"
-        chunk += [prefix + fmt.format(v) + s for v, s in zip(values, suffixes, strict=True)]
-        if len(chunk) >= BATCH_LINES:
-            yield from _batches(chunk)
-            chunk = chunk[len(chunk) // BATCH_LINES * BATCH_LINES :]
-    if chunk:
-        yield "\n".join(chunk)
-
-
-def _batches(chunk: list[str]) -> Iterator[str]:
-    for i in range(0, len(chunk) // BATCH_LINES * BATCH_LINES, BATCH_LINES):
-        yield "\n".join(chunk[i : i + BATCH_LINES])
-
-
 def _write_days(
-    url: str, params: Params, specs: list[SeriesSpec], days: list[int]
+    url: str, params: Params, specs: list[SeriesSpec], days: list[int], rollups: bool
 ) -> tuple[int, int]:
-    """One writer process: generate and POST its days; (lines, requests)."""
+    """One writer process: generate and POST its days' readings (or rollups); (lines, requests)."""
     lines = requests = 0
+    query = {"db": DATABASE, "precision": PRECISION}
+    if rollups:
+        query["rp"] = ROLLUP_RETENTION_POLICY
+    bodies = day_rollup_lines if rollups else day_lines
     with httpx.Client(base_url=url, timeout=120) as http:
         for day_ms in days:
-            for body in day_lines(params, specs, day_ms):
-                response = http.post(
-                    "/write",
-                    params={"db": DATABASE, "precision": PRECISION},
-                    content=body.encode(),
-                )
+            for body in bodies(params, specs, day_ms):
+                response = http.post("/write", params=query, content=body.encode())
                 if response.status_code != 204:
                     raise RuntimeError(
                         f"/write answered {response.status_code}: {response.text[:200]}"
@@ -324,16 +207,17 @@ def _write_days(
     return lines, requests
 
 
-def _rollup_range(url: str, since_ms: int, until_ms: int) -> int:
-    influx = InfluxDB(url, DATABASE, timeout_s=300)
-    try:
-        return (
-            Rollup(influx, StorageLayout(utc_offset_h=_UTC_OFFSET_H))
-            .run_once(until_ms, since_ms)
-            .points_written
-        )
-    finally:
-        influx.close()
+def _write_all(
+    url: str, params: Params, specs: list[SeriesSpec], days: list[int], rollups: bool
+) -> tuple[int, int]:
+    """Every day by WRITERS processes (alternate days); (lines, requests)."""
+    with ProcessPoolExecutor(WRITERS, mp_context=get_context("spawn")) as pool:
+        parts = [
+            pool.submit(_write_days, url, params, specs, days[k::WRITERS], rollups)
+            for k in range(WRITERS)
+        ]
+        results = [part.result() for part in parts]
+    return sum(n for n, _ in results), sum(r for _, r in results)
 
 
 @dataclass(frozen=True, slots=True)
@@ -369,31 +253,23 @@ def load(url: str, registry: Registry, params: Params, now_ms: int) -> Loaded:
     """Generate and write every reading, then compute the rollups of the whole range."""
     influx = InfluxDB(url, DATABASE, timeout_s=300)
     try:
-        provision_v1(influx, StorageLayout(utc_offset_h=_UTC_OFFSET_H))
+        provision_v1(influx, _LAYOUT)
     finally:
         influx.close()
     registry.apply(site(params))
     specs = series_specs(registry.placements())
-    # The range ends at the last whole day before now, so "latest" is minutes to a day old.
-    end_ms = now_ms - now_ms % _DAY_MS
-    start_ms = end_ms - params.days * _DAY_MS
-    days = list(range(start_ms, end_ms, _DAY_MS))
+    # The range ends at the last local midnight, so "latest" is minutes to a day old; days are
+    # local (WIB) days, so each day's daily rollup is made from that day's readings alone.
+    offset_ms = _UTC_OFFSET_H * HOUR_MS
+    end_ms = now_ms - (now_ms + offset_ms) % DAY_MS
+    start_ms = end_ms - params.days * DAY_MS
+    days = list(range(start_ms, end_ms, DAY_MS))
     started = time.monotonic()
-    with ProcessPoolExecutor(WRITERS, mp_context=get_context("spawn")) as pool:
-        parts = [
-            pool.submit(_write_days, url, params, specs, days[k::WRITERS]) for k in range(WRITERS)
-        ]
-        results = [part.result() for part in parts]
+    readings, requests = _write_all(url, params, specs, days, rollups=False)
     load_s = time.monotonic() - started
-    readings = sum(lines for lines, _ in results)
     stored = count_readings(url)
     started = time.monotonic()
-    # Two halves split at a day boundary, in two processes (the job itself is sequential).
-    # at local midnight, so neither writes a partial interval the other completes.
-    middle = start_ms + params.days // 2 * _DAY_MS - _UTC_OFFSET_H * 3_600_000
-    halves = [(start_ms, middle), (middle, end_ms)] if middle > start_ms else [(start_ms, end_ms)]
-    with ProcessPoolExecutor(len(halves), mp_context=get_context("spawn")) as pool:
-        points = sum(pool.map(_rollup_range, [url] * len(halves), *zip(*halves, strict=True)))
+    points, _ = _write_all(url, params, specs, days, rollups=True)
     rollup_s = time.monotonic() - started
     return Loaded(
         params=params,
@@ -402,11 +278,66 @@ def load(url: str, registry: Registry, params: Params, now_ms: int) -> Loaded:
         series=len(specs),
         readings=readings,
         stored=stored,
-        requests=sum(r for _, r in results),
+        requests=requests,
         load_s=round(load_s, 3),
         rollup_points=points,
         rollup_s=round(rollup_s, 3),
     )
+
+
+_CHECK = (
+    'SELECT mean("value") AS "mean", min("value") AS "min", max("value") AS "max",'
+    ' count("value") AS "count", sum("value") AS "sum" FROM "reading" WHERE {where}'
+    " GROUP BY time({group}), * fill(none)"
+)
+_CHECK_ROLLUP = (
+    'SELECT "mean", "min", "max", "count", "sum" FROM "rollup"."{measurement}" WHERE {where}'
+    " GROUP BY *"
+)
+
+
+def check_rollups(url: str, loaded: Loaded) -> dict[str, Any]:
+    """The written rollups of the first field's last day against InfluxDB's own aggregates."""
+    field_id = field_ids(loaded.params)[0][0]
+    start = loaded.end_ms - DAY_MS
+    where = f"\"field_id\" = '{field_id}' AND time >= {start}ms AND time < {loaded.end_ms}ms"
+    influx = InfluxDB(url, DATABASE, timeout_s=120)
+    compared = 0
+    worst = 0.0
+    missing = 0
+    try:
+        for measurement, group in ((HOURLY_MEASUREMENT, "1h"), (DAILY_MEASUREMENT, "24h, 17h")):
+            expected = _by_series(influx.query(_CHECK.format(where=where, group=group)))
+            written = _by_series(
+                influx.query(_CHECK_ROLLUP.format(measurement=measurement, where=where))
+            )
+            for key, row in expected.items():
+                got = written.get(key)
+                if got is None:
+                    missing += 1
+                    continue
+                for name in ("mean", "min", "max", "count"):
+                    worst = max(worst, abs(float(row[name]) - float(got[name])))
+                if key[0] == RAIN_QUANTITY:
+                    worst = max(worst, abs(float(row["sum"]) - float(got["sum"])))
+                compared += 1
+    finally:
+        influx.close()
+    return {
+        "field": field_id,
+        "intervals_compared": compared,
+        "missing": missing,
+        "max_abs_difference": worst,
+        "ok": compared > 0 and missing == 0 and worst < 1e-6,
+    }
+
+
+def _by_series(series: list[Any]) -> dict[tuple[str, str, int], dict[str, Any]]:
+    rows = {}
+    for s in series:
+        for row in s.rows():
+            rows[(s.tags.get("quantity", ""), s.tags.get("device_id", ""), int(row["time"]))] = row
+    return rows
 
 
 def count_readings(url: str) -> int:

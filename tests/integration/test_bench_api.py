@@ -32,6 +32,7 @@ def test_bench_api_prints_every_figure_and_reuses_its_data(tmp_path: Path) -> No
     assert data["readings"] == data["series"] * 24 * 2 == data["stored"]
     assert data["load_s"] > 0 and data["readings_per_s"] > 0
     assert data["rollup_s"] > 0
+    assert data["rollup_check"]["ok"] is True, data["rollup_check"]
     # Hourly rollups of every series and hour, plus the (local) days they touch.
     assert data["rollup_points"] > data["series"] * 24 * 2
     for run in RUNS:
