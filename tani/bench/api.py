@@ -109,6 +109,7 @@ def _dataset(loaded: Loaded, reused: bool) -> dict[str, Any]:
         "readings": loaded.readings,
         "stored": loaded.stored,
         "write_requests": loaded.requests,
+        "write_retries": loaded.write_retries,
         "batch_lines": BATCH_LINES,
         "writers": WRITERS,
         "load_s": loaded.load_s,
@@ -300,8 +301,14 @@ def run(
             api_toml(api_port, stack.influx_url, DATABASE, mqtt_port, registry_url)
         )
         api_url = f"http://127.0.0.1:{api_port}"
-        with api_server(config_path, api_port, state_dir / "api.log") as server:
-            result.update(_measure_all(stack, api_url, server.pid, params, who, clients, requests))
+        try:
+            with api_server(config_path, api_port, state_dir / "api.log") as server:
+                result.update(
+                    _measure_all(stack, api_url, server.pid, params, who, clients, requests)
+                )
+        except (RuntimeError, httpx.HTTPError) as exc:
+            # The data set stays (and is reused next time); say what failed instead of nothing.
+            result["error"] = f"measuring the API failed: {exc}"
         result["machine"]["load_average_at_end"] = [round(x, 2) for x in os.getloadavg()]
     finally:
         stack.down()
@@ -310,9 +317,9 @@ def run(
 
 
 def _ratios_and_targets(result: dict[str, Any]) -> None:
-    reference = result["influx_latest_reference"].get("p95_ms")
-    latest = result["api_latest"].get("p95_ms")
-    summary = result["api_summary_month"].get("p95_ms")
+    reference = result.get("influx_latest_reference", {}).get("p95_ms")
+    latest = result.get("api_latest", {}).get("p95_ms")
+    summary = result.get("api_summary_month", {}).get("p95_ms")
     result["ratio_api_p95_to_influx_p95"] = (
         round(latest / reference, 2) if latest and reference else None
     )

@@ -185,11 +185,33 @@ def people(registry: Registry, params: Params, now_ms: int) -> People:
     return People(admin, farmers, offices)
 
 
+def _post(http: httpx.Client, query: dict[str, str], body: bytes) -> int:
+    """POST one batch; retry what influxd may refuse while it catches up (its cache full: 500,
+    a timeout) for up to 5 minutes. How many retries it took."""
+    deadline = time.monotonic() + 300
+    retries = 0
+    while True:
+        try:
+            response = http.post("/write", params=query, content=body)
+            if response.status_code == 204:
+                return retries
+            problem = f"/write answered {response.status_code}: {response.text[:200]}"
+            if response.status_code < 500:
+                raise RuntimeError(problem)
+        except httpx.TransportError as exc:
+            problem = f"/write failed: {exc!r}"
+        if time.monotonic() > deadline:
+            raise RuntimeError(problem)
+        retries += 1
+        time.sleep(min(10.0, 0.5 * retries))
+
+
 def _write_days(
     url: str, params: Params, specs: list[SeriesSpec], days: list[int], rollups: bool
-) -> tuple[int, int]:
-    """One writer process: generate and POST its days' readings (or rollups); (lines, requests)."""
-    lines = requests = 0
+) -> tuple[int, int, int]:
+    """One writer process: generate and POST its days' readings (or rollups);
+    (lines, requests, retries)."""
+    lines = requests = retries = 0
     query = {"db": DATABASE, "precision": PRECISION}
     if rollups:
         query["rp"] = ROLLUP_RETENTION_POLICY
@@ -197,27 +219,23 @@ def _write_days(
     with httpx.Client(base_url=url, timeout=120) as http:
         for day_ms in days:
             for body in bodies(params, specs, day_ms):
-                response = http.post("/write", params=query, content=body.encode())
-                if response.status_code != 204:
-                    raise RuntimeError(
-                        f"/write answered {response.status_code}: {response.text[:200]}"
-                    )
+                retries += _post(http, query, body.encode())
                 lines += body.count("\n") + 1
                 requests += 1
-    return lines, requests
+    return lines, requests, retries
 
 
 def _write_all(
     url: str, params: Params, specs: list[SeriesSpec], days: list[int], rollups: bool
-) -> tuple[int, int]:
-    """Every day by WRITERS processes (alternate days); (lines, requests)."""
+) -> tuple[int, int, int]:
+    """Every day by WRITERS processes (alternate days); (lines, requests, retries)."""
     with ProcessPoolExecutor(WRITERS, mp_context=get_context("spawn")) as pool:
         parts = [
             pool.submit(_write_days, url, params, specs, days[k::WRITERS], rollups)
             for k in range(WRITERS)
         ]
         results = [part.result() for part in parts]
-    return sum(n for n, _ in results), sum(r for _, r in results)
+    return tuple(sum(column) for column in zip(*results, strict=True))  # type: ignore[return-value]
 
 
 @dataclass(frozen=True, slots=True)
@@ -231,6 +249,7 @@ class Loaded:
     readings: int
     stored: int
     requests: int
+    write_retries: int
     load_s: float
     rollup_points: int
     rollup_s: float
@@ -265,11 +284,11 @@ def load(url: str, registry: Registry, params: Params, now_ms: int) -> Loaded:
     start_ms = end_ms - params.days * DAY_MS
     days = list(range(start_ms, end_ms, DAY_MS))
     started = time.monotonic()
-    readings, requests = _write_all(url, params, specs, days, rollups=False)
+    readings, requests, retries = _write_all(url, params, specs, days, rollups=False)
     load_s = time.monotonic() - started
     stored = count_readings(url)
     started = time.monotonic()
-    points, _ = _write_all(url, params, specs, days, rollups=True)
+    points, _, rollup_retries = _write_all(url, params, specs, days, rollups=True)
     rollup_s = time.monotonic() - started
     return Loaded(
         params=params,
@@ -279,6 +298,7 @@ def load(url: str, registry: Registry, params: Params, now_ms: int) -> Loaded:
         readings=readings,
         stored=stored,
         requests=requests,
+        write_retries=retries + rollup_retries,
         load_s=round(load_s, 3),
         rollup_points=points,
         rollup_s=round(rollup_s, 3),

@@ -24,6 +24,7 @@ def test_bench_api_prints_every_figure_and_reuses_its_data(tmp_path: Path) -> No
     require_stack_binaries()
     state_dir = tmp_path / "bench"
     first = json.loads(main_json(**TINY, state_dir=state_dir))
+    assert "error" not in first, first["error"]
 
     data = first["dataset"]
     assert data["reused"] is False
