@@ -9,25 +9,23 @@ changes anything, because chat apps open links to draw previews; the button POST
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import HTMLResponse, RedirectResponse
-from fastapi.templating import Jinja2Templates
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from alerts.lifecycle import acknowledge
-from alerts.local_time import ShownTime, shown_time
 from alerts.messages import MessageContext, render
 from api.auth import SessionDep, now_ms
+from api.i18n import page_language
+from api.i18n import render as render_page
 from registry.alerting import Alert, AlertState, Delivery
 from registry.models import Field, Village
-from registry.people import Channel, Language, User
+from registry.people import Channel, User
 
 router = APIRouter(tags=["acknowledge link"], include_in_schema=False)
-templates = Jinja2Templates(directory=Path(__file__).resolve().parent.parent / "templates")
 
 _MAX_TOKEN = 64  # Delivery.ack_token's column width: anything longer cannot match
 # The token is the page's only key: keep it out of caches, search engines and Referer headers.
@@ -65,11 +63,9 @@ def _find(session: Session, token: str, *, lock: bool = False) -> _Found | None:
     return _Found(alert, channel, user)
 
 
-def _time(time_ms: int | None, utc_offset_h: int) -> ShownTime | None:
-    return None if time_ms is None else shown_time(time_ms, utc_offset_h)
-
-
-def _context(session: Session, found: _Found, utc_offset_h: int) -> dict[str, Any]:
+def _context(session: Session, found: _Found, request: Request) -> dict[str, Any]:
+    # Nobody signs in here: the page speaks the channel's language unless the reader chose.
+    language = page_language(request, preferred=found.channel.language)
     alert = found.alert
     field = None if alert.field_id is None else session.get(Field, alert.field_id)
     farmer = None if field is None or field.owner_id is None else session.get(User, field.owner_id)
@@ -78,7 +74,7 @@ def _context(session: Session, found: _Found, utc_offset_h: int) -> dict[str, An
     message = MessageContext(
         ack_url="",  # a title never carries the link
         now_ms=now_ms(),
-        utc_offset_h=utc_offset_h,
+        utc_offset_h=language.utc_offset_h,
         field_name=None if field is None else field.name,
         farmer_name=None if farmer is None else farmer.full_name,
         village_name=None if village is None else village.name,
@@ -86,22 +82,16 @@ def _context(session: Session, found: _Found, utc_offset_h: int) -> dict[str, An
     purpose = "resolved" if alert.state == AlertState.RESOLVED.value else "opened"
     return {
         "alert": alert,
-        "what_id": render(alert, purpose, language=Language.ID.value, context=message).title,
-        "what_en": render(alert, purpose, language=Language.EN.value, context=message).title,
+        "what": render(alert, purpose, language=language.code, context=message).title,
         "field_name": message.field_name,
         "farmer_name": message.farmer_name,
         "village_name": message.village_name,
-        "since": _time(alert.since_ms, utc_offset_h),
-        "acknowledged": _time(alert.acknowledged_ms, utc_offset_h),
         "acknowledged_by": None if acked_by is None else acked_by.full_name,
-        "resolved": _time(alert.resolved_ms, utc_offset_h),
     }
 
 
 def _unknown(request: Request) -> Response:
-    return templates.TemplateResponse(
-        request, "ack.html", {"alert": None}, status_code=404, headers=_HEADERS
-    )
+    return render_page(request, "ack.html", {"alert": None}, status_code=404, headers=_HEADERS)
 
 
 @router.get("/a/{token}", response_class=HTMLResponse)
@@ -110,12 +100,7 @@ def ack_page(token: str, request: Request, session: SessionDep) -> Response:
     found = _find(session, token)
     if found is None:
         return _unknown(request)
-    return templates.TemplateResponse(
-        request,
-        "ack.html",
-        _context(session, found, request.app.state.config.utc_offset_h),
-        headers=_HEADERS,
-    )
+    return render_page(request, "ack.html", _context(session, found, request), headers=_HEADERS)
 
 
 @router.post("/a/{token}", response_class=HTMLResponse)

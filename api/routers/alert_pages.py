@@ -17,15 +17,16 @@ from sqlalchemy import Select, select
 from sqlalchemy.orm import Session, aliased
 
 from alerts.lifecycle import AlertTransitionError, acknowledge, resolve
-from alerts.local_time import ShownTime, shown_time
 from alerts.messages import MessageContext, render
 from api.auth import SessionDep, alert_scope, field_scope, now_ms
+from api.i18n import N_, PageLanguage, page_language
+from api.i18n import render as render_page
 from api.routers.alerts import FieldId
-from api.routers.web_login import PAGE_HEADERS, PageUser, page_context, templates
+from api.routers.web_login import PAGE_HEADERS, PageUser, page_context
 from registry.access import Principal
 from registry.alerting import Alert, AlertEvent, AlertState
 from registry.models import Field, Village
-from registry.people import Language, Role, User
+from registry.people import Role, User
 
 router = APIRouter(tags=["web pages"], include_in_schema=False)
 
@@ -34,17 +35,18 @@ _RESOLVED_LIMIT = 50
 _FIELD_LIMIT = 100
 _NOTE_MAX = 500  # NoteIn's limit in the JSON API
 _STAFF = frozenset({Role.OFFICER, Role.VILLAGE_OFFICE, Role.ADMIN})
+# msgids, translated for each page.
 _STATE_NAMES = {
-    AlertState.OPEN.value: ("Belum ditangani", "open"),
-    AlertState.ACKNOWLEDGED.value: ("Ditangani", "acknowledged"),
-    AlertState.RESOLVED.value: ("Selesai", "resolved"),
+    AlertState.OPEN.value: N_("Not yet acknowledged"),
+    AlertState.ACKNOWLEDGED.value: N_("Acknowledged"),
+    AlertState.RESOLVED.value: N_("Resolved"),
 }
-# History event kinds as people read them (id, en); other kinds are shown as they are stored.
+# History event kinds as people read them; other kinds are shown as they are stored.
 _EVENT_NAMES = {
-    "opened": ("Muncul", "Opened"),
-    "acknowledged": ("Ditangani", "Acknowledged"),
-    "escalated": ("Diteruskan ke kantor desa", "Escalated to the village office"),
-    "resolved": ("Selesai", "Resolved"),
+    "opened": N_("Opened"),
+    "acknowledged": N_("Acknowledged"),
+    "escalated": N_("Escalated to the village office"),
+    "resolved": N_("Resolved"),
 }
 
 _farmer = aliased(User)
@@ -58,22 +60,17 @@ class _AlertView:
     """One alert as the templates show it."""
 
     alert: Alert
-    what_id: str
-    what_en: str
+    what: str
     field_name: str | None
     farmer_name: str | None
     village_name: str | None
-    state_id: str
-    state_en: str
-    since: ShownTime
-    resolved: ShownTime | None
+    state: str
 
 
 @dataclass(frozen=True, slots=True)
 class _EventView:
-    time: ShownTime
-    name_id: str
-    name_en: str
+    time_ms: int
+    name: str
     who: str | None
     detail: str | None
 
@@ -91,37 +88,32 @@ def _alerts(principal: Principal) -> Select[_Row]:
     )
 
 
-def _view(row: _Row, now: int, utc_offset_h: int) -> _AlertView:
+def _view(row: _Row, now: int, language: PageLanguage) -> _AlertView:
     alert, field_name, farmer_name, village_name, acked_by = row
     context = MessageContext(
         ack_url="",  # a title never carries the link
         now_ms=now,
-        utc_offset_h=utc_offset_h,
+        utc_offset_h=language.utc_offset_h,
         field_name=field_name,
         farmer_name=farmer_name,
         village_name=village_name,
     )
-    state_id, state_en = _STATE_NAMES[alert.state]
     if alert.state == AlertState.ACKNOWLEDGED.value and acked_by:
-        state_id, state_en = f"{state_id} oleh {acked_by}", f"{state_en} by {acked_by}"
+        state = language.gettext("Acknowledged by %(name)s") % {"name": acked_by}
+    else:
+        state = language.gettext(_STATE_NAMES[alert.state])
     # Always the opening's words: what the alert is about; its state is shown beside it.
     return _AlertView(
         alert=alert,
-        what_id=render(alert, "opened", language=Language.ID.value, context=context).title,
-        what_en=render(alert, "opened", language=Language.EN.value, context=context).title,
+        what=render(alert, "opened", language=language.code, context=context).title,
         field_name=field_name,
         farmer_name=farmer_name,
         village_name=village_name,
-        state_id=state_id,
-        state_en=state_en,
-        since=shown_time(alert.since_ms, utc_offset_h),
-        resolved=(
-            None if alert.resolved_ms is None else shown_time(alert.resolved_ms, utc_offset_h)
-        ),
+        state=state,
     )
 
 
-def _events(session: Session, alert_id: int, utc_offset_h: int) -> list[_EventView]:
+def _events(session: Session, alert_id: int, language: PageLanguage) -> list[_EventView]:
     query = (
         select(AlertEvent, User.full_name)
         .outerjoin(User, User.id == AlertEvent.user_id)
@@ -130,22 +122,20 @@ def _events(session: Session, alert_id: int, utc_offset_h: int) -> list[_EventVi
     )
     views = []
     for event, who in session.execute(query):
-        name_id, name_en = _EVENT_NAMES.get(event.kind, (event.kind, event.kind))
-        views.append(
-            _EventView(shown_time(event.time_ms, utc_offset_h), name_id, name_en, who, event.detail)
-        )
+        name = _EVENT_NAMES.get(event.kind)
+        name = event.kind if name is None else language.gettext(name)
+        views.append(_EventView(event.time_ms, name, who, event.detail))
     return views
 
 
-def _offset(request: Request) -> int:
-    """The site's UTC offset, for local times on pages."""
-    return request.app.state.config.utc_offset_h
-
-
-def _page(request: Request, name: str, context: dict[str, Any], status_code: int = 200) -> Response:
-    return templates.TemplateResponse(
-        request, name, context, status_code=status_code, headers=PAGE_HEADERS
-    )
+def _page(
+    request: Request,
+    name: str,
+    context: dict[str, Any],
+    status_code: int = 200,
+    switch_path: str | None = None,
+) -> Response:
+    return render_page(request, name, context, status_code, PAGE_HEADERS, switch_path=switch_path)
 
 
 @router.get("/peringatan", response_class=HTMLResponse)
@@ -171,7 +161,7 @@ def alert_list(
     # Villages in the order of their newest alert, each one's alerts newest first.
     groups: dict[str | None, list[_AlertView]] = defaultdict(list)
     for row in rows[:limit]:
-        groups[row[3]].append(_view(row, now, _offset(request)))
+        groups[row[3]].append(_view(row, now, page_language(request)))
     return _page(
         request,
         "alerts.html",
@@ -185,25 +175,29 @@ def _alert_page(
     principal: Principal,
     alert_id: int,
     *,
-    message: tuple[str, str] | None = None,
+    message: str | None = None,
     status_code: int = 200,
 ) -> Response:
     """One alert with its history and the forms its viewer may use (404 page when hidden)."""
+    # Answering a form's POST, the language link goes to the alert's page (a GET).
+    here = f"/peringatan/{alert_id}"
     row = session.execute(_alerts(principal).where(Alert.id == alert_id)).first()
     if row is None:
-        return _page(request, "alert.html", page_context(principal, view=None), 404)
+        return _page(request, "alert.html", page_context(principal, view=None), 404, here)
+    language = page_language(request)
     return _page(
         request,
         "alert.html",
         page_context(
             principal,
-            view=_view(row, now_ms(), _offset(request)),
-            events=_events(session, alert_id, _offset(request)),
+            view=_view(row, now_ms(), language),
+            events=_events(session, alert_id, language),
             can_resolve=principal.role in _STAFF,
             message=message,
             note_max=_NOTE_MAX,
         ),
         status_code,
+        here,
     )
 
 
@@ -250,9 +244,8 @@ def acknowledge_form(
             session,
             principal,
             alert_id,
-            message=(
-                "Peringatan ini sudah selesai, tidak perlu ditangani lagi.",
-                "This alert is already resolved; there is nothing to acknowledge.",
+            message=page_language(request).gettext(
+                "This alert is already resolved; there is nothing to acknowledge."
             ),
             status_code=409,
         )
@@ -268,12 +261,11 @@ def resolve_form(
     # Refused before the alert is looked up, with no alert shown: the same answer for every
     # id, so a farmer's 403 says nothing about whether an alert exists.
     if principal.role not in _STAFF:
-        message = (
-            "Hanya penyuluh, kantor desa atau admin yang dapat menyelesaikan peringatan.",
-            "Only officers, the village office or admins can resolve alerts.",
+        message = page_language(request).gettext(
+            "Only officers, the village office or admins can resolve alerts."
         )
         context = page_context(principal, view=None, alert_id=alert_id, message=message)
-        return _page(request, "alert.html", context, 403)
+        return _page(request, "alert.html", context, 403, f"/peringatan/{alert_id}")
     alert = _locked_alert(session, principal, alert_id)
     if alert is None:
         return _alert_page(request, session, principal, alert_id)
@@ -306,7 +298,7 @@ def field_alert_history(
             field=field,
             village_name=village_name,
             farmer_name=farmer_name,
-            views=[_view(row, now, _offset(request)) for row in session.execute(query)],
+            views=[_view(row, now, page_language(request)) for row in session.execute(query)],
             limit=_FIELD_LIMIT,
         ),
     )

@@ -7,13 +7,11 @@ a redirect to the login form (which comes back afterwards), not with the API's J
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import quote, urlsplit
 
 from fastapi import APIRouter, Cookie, Depends, Form, HTTPException, Query, Request, Response
 from fastapi.responses import HTMLResponse, RedirectResponse
-from fastapi.templating import Jinja2Templates
 
 from api.auth import (
     SESSION_COOKIE,
@@ -23,6 +21,7 @@ from api.auth import (
     now_ms,
     refuse_cross_site,
 )
+from api.i18n import N_, page_language, render, templates
 from api.routers.auth import LOGIN_TOKEN_TTL_S
 from registry.access import (
     AuthenticationError,
@@ -35,7 +34,8 @@ from registry.access import (
 from registry.people import Role
 
 router = APIRouter(tags=["web pages"], include_in_schema=False)
-templates = Jinja2Templates(directory=Path(__file__).resolve().parent.parent / "templates")
+# Kept for routers that still import it from here: the shared i18n environment.
+__all__ = ["HOME", "LOGIN", "PAGE_HEADERS", "PageUser", "page_context", "safe_next", "templates"]
 
 HOME = "/peringatan"
 LOGIN = "/masuk"
@@ -46,11 +46,12 @@ PAGE_HEADERS = {
     "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; "
     "form-action 'self'; frame-ancestors 'none'",
 }
+# msgids: the page header translates them ("farmer" is "petani").
 ROLE_NAMES = {
-    Role.FARMER: "petani",
-    Role.OFFICER: "penyuluh",
-    Role.VILLAGE_OFFICE: "kantor desa",
-    Role.ADMIN: "admin",
+    Role.FARMER: N_("farmer"),
+    Role.OFFICER: N_("extension officer"),
+    Role.VILLAGE_OFFICE: N_("village office"),
+    Role.ADMIN: N_("admin"),
 }
 _MAX_FIELD = 200  # longer than any username or password people type; the form says so too
 
@@ -81,6 +82,9 @@ def _sign_in_first(request: Request) -> HTTPException:
     else:
         here = request.url.path.rsplit("/", 1)[0]
     location = f"{LOGIN}?next={quote(safe_next(here), safe='/')}"
+    if request.query_params.get("lang") in ("id", "en"):
+        # A link with ?lang asks for that language: the sign-in form speaks it too.
+        location += f"&lang={request.query_params['lang']}"
     # FastAPI's handler passes the status and headers through: the browser follows the 303.
     return HTTPException(303, "Perlu masuk / sign in first", headers={"Location": location})
 
@@ -110,6 +114,7 @@ def _page_user(request: Request, session: SessionDep, token: PageToken) -> Princ
         # Expired, revoked (signed out elsewhere) or deactivated: sign in again.
         raise _sign_in_first(request) from None
     session.commit()  # the token's last use, as for the API
+    request.state.principal = principal  # the page's language may be the person's (api.i18n)
     return principal
 
 
@@ -117,7 +122,7 @@ PageUser = Annotated[Principal, Depends(_page_user)]
 
 
 def page_context(principal: Principal, **values: Any) -> dict[str, Any]:
-    """Template values with the header's: who is signed in and their role in Indonesian."""
+    """Template values with the header's: who is signed in and their role (a msgid)."""
     return {"me": principal, "role_name": ROLE_NAMES[principal.role], **values}
 
 
@@ -126,11 +131,11 @@ def _login_form(
     *,
     target: str,
     username: str = "",
-    error: tuple[str, str] | None = None,
+    error: str | None = None,
     status_code: int = 200,
     headers: dict[str, str] | None = None,
 ) -> Response:
-    return templates.TemplateResponse(
+    return render(
         request,
         "login.html",
         {"next": target, "username": username, "error": error, "max_field": _MAX_FIELD},
@@ -170,14 +175,16 @@ def login(
     wait_s = throttle.retry_after(key)
     if wait_s is not None:
         minutes = max(1, round(wait_s / 60))
+        error = page_language(request).ngettext(
+            "Too many failed sign-ins. Try again in %(num)d minute.",
+            "Too many failed sign-ins. Try again in %(num)d minutes.",
+            minutes,
+        )
         return _login_form(
             request,
             target=target,
             username=username,
-            error=(
-                f"Terlalu banyak percobaan masuk. Coba lagi dalam {minutes} menit.",
-                f"Too many failed sign-ins. Try again in {minutes} minutes.",
-            ),
+            error=error % {"num": minutes},
             status_code=429,
             headers={"Retry-After": str(max(1, round(wait_s)))},
         )
@@ -189,7 +196,7 @@ def login(
             request,
             target=target,
             username=username,
-            error=("Nama pengguna atau kata sandi salah.", "Wrong username or password."),
+            error=page_language(request).gettext("Wrong username or password."),
             status_code=401,
         )
     throttle.succeeded(key)

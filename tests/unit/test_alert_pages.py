@@ -115,7 +115,7 @@ def test_wrong_password_shows_the_form_again_then_locks_out(site: Site) -> None:
     assert form.status_code == 200 and 'value="/peringatan"' in form.text
     response = _login(site.client, "salah-sekali", "/peringatan/1")
     assert response.status_code == 401
-    assert "kata sandi salah" in response.text and "Wrong username or password" in response.text
+    assert "kata sandi salah" in response.text and "Wrong username" not in response.text
     assert 'value="/peringatan/1"' in response.text  # next survives a typo
     assert SESSION_COOKIE not in response.headers.get("set-cookie", "")
     for _ in range(9):
@@ -123,6 +123,12 @@ def test_wrong_password_shows_the_form_again_then_locks_out(site: Site) -> None:
     locked = _login(site.client, PASSWORD)
     assert locked.status_code == 429  # even the right password waits
     assert "Terlalu banyak" in locked.text and 0 < int(locked.headers["Retry-After"]) <= 900
+    english = site.client.post(
+        "/masuk?lang=en",
+        data={"username": "budi", "password": PASSWORD, "next": ""},
+        follow_redirects=False,
+    )
+    assert english.status_code == 429 and "Too many failed sign-ins" in english.text
     # The same counter as the API's login.
     api = site.client.post("/api/v1/auth/token", data={"username": "budi", "password": PASSWORD})
     assert api.status_code == 429
@@ -189,7 +195,7 @@ def test_a_farmer_may_acknowledge_but_not_resolve(site: Site) -> None:
     for name in ("budi_open", "siti_open"):
         response = _post(site, f"/peringatan/{site.alerts[name]}/selesai")
         assert response.status_code == 403, name
-        assert "Only officers" in response.text
+        assert "Hanya penyuluh" in response.text and "Only officers" not in response.text
         assert _stored(site, site.alerts[name]).state == "open"
     assert _post(site, f"/peringatan/{alert_id}/tangani").status_code == 303
     assert _stored(site, alert_id).acknowledged_by == _user_id(site, "budi")
@@ -240,7 +246,9 @@ def test_an_officer_resolves_and_the_alert_moves_to_the_resolved_list(site: Site
     # Acknowledging what is over: the page says so.
     response = _post(site, f"/peringatan/{alert_id}/tangani")
     assert response.status_code == 409
-    assert "sudah selesai" in response.text and "already resolved" in response.text
+    assert "sudah selesai" in response.text and "already resolved" not in response.text
+    response = _post(site, f"/peringatan/{alert_id}/tangani?lang=en")
+    assert response.status_code == 409 and "already resolved" in response.text
     # Out of the officer's villages: not found, nothing changed.
     siti = site.alerts["siti_open"]
     assert _post(site, f"/peringatan/{siti}/selesai").status_code == 404
