@@ -250,7 +250,7 @@ def _stats(stats: Stats | None) -> StatsPublic | None:
     return StatsPublic(mean=stats.mean, min=stats.min, max=stats.max, count=stats.count)
 
 
-def _summary(
+def build_village_summary(
     village_id: str,
     period: Literal["week", "month"],
     start: date | None,
@@ -259,6 +259,8 @@ def _summary(
     config: ApiConfig,
     influx: InfluxDB,
 ) -> VillageSummaryPublic:
+    """A village's summary for the week or month holding ``start`` (default: today, local);
+    404 unless the principal may see the village. Web pages share it with the JSON API."""
     village = session.get(Village, village_id) if principal.can_see_village(village_id) else None
     if village is None:
         raise HTTPException(404, f"Desa {village_id!r} tidak ditemukan / village not found")
@@ -323,7 +325,7 @@ def get_village_summary(
 ) -> VillageSummaryPublic:
     """Rainfall, soil moisture and temperature, dry days, alerts, data completeness and sensor
     uptime of every field of a village over the week or month holding ``start``."""
-    return _summary(village_id, period, start, principal, session, config, influx)
+    return build_village_summary(village_id, period, start, principal, session, config, influx)
 
 
 @router.get("/villages/{village_id}/summary.csv", response_class=Response)
@@ -337,7 +339,7 @@ def get_village_summary_csv(
     start: PeriodStart = None,
 ) -> Response:
     """The same summary as a CSV download, one row per field."""
-    summary = _summary(village_id, period, start, principal, session, config, influx)
+    summary = build_village_summary(village_id, period, start, principal, session, config, influx)
     stats = ("mean", "min", "max")
     header = [
         "field_id",
