@@ -54,6 +54,7 @@ PeriodStart = Annotated[
 
 DEFAULT_RANGE = timedelta(hours=24)
 MAX_RANGE = timedelta(days=731)  # two years, one of them leap
+YEARS = (2000, 2100)  # times asked about: from the first year, before the year after the last
 # A crop without an enabled "below" soil-moisture rule: FAO-56's typical depletion fraction
 # p = 0.5 (Table 22 lists most field crops between 0.4 and 0.6) on the loam of the defaults.
 FALLBACK_DRY_THRESHOLD = dry_threshold(0.5)
@@ -69,7 +70,17 @@ def _unavailable(exc: InfluxError) -> HTTPException:
     return HTTPException(503, f"Basis data tidak menjawab / database unavailable: {exc}")
 
 
+def _check_year(year: int) -> None:
+    # InfluxDB stores 1677-2262 only and datetime ends at 9999: a far-off time is the caller's
+    # mistake (422), never a database error or an overflow (5xx).
+    if not YEARS[0] <= year < YEARS[1]:
+        raise HTTPException(
+            422, f"Waktu harus di tahun {YEARS[0]}-{YEARS[1] - 1} / times must be in those years"
+        )
+
+
 def _to_utc(moment: datetime, utc_offset_h: int) -> datetime:
+    _check_year(moment.year)
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=timezone(timedelta(hours=utc_offset_h)))
     return moment.astimezone(UTC)
@@ -91,7 +102,7 @@ def _history(
         raise _not_found_field(field_id)
     spec = QUANTITIES.get(quantity)
     if spec is None:
-        raise HTTPException(422, f"Besaran {quantity!r} tidak dikenal / unknown quantity")
+        raise HTTPException(422, "Besaran tidak dikenal / unknown quantity")
     offset = config.utc_offset_h
     end_utc = _to_utc(end, offset) if end else datetime.now(UTC)
     start_utc = _to_utc(start, offset) if start else end_utc - DEFAULT_RANGE
@@ -266,6 +277,8 @@ def build_village_summary(
         raise HTTPException(404, f"Desa {village_id!r} tidak ditemukan / village not found")
     offset = config.utc_offset_h
     now = now_ms()
+    if start is not None:
+        _check_year(start.year)
     first, after = period_bounds(period, start or local_moment(now, offset).date())
     start_ms, end_ms = _midnight_ms(first, offset), _midnight_ms(after, offset)
     fields = list(

@@ -310,6 +310,8 @@ def test_default_history_is_the_last_24_hours_and_csv_matches(site: Site) -> Non
             "2 years",
         ),
         ({"quantity": "kelembapan"}, "unknown quantity"),
+        ({"quantity": "rain", "start": "0001-01-01T00:00:00"}, "times must be in those years"),
+        ({"quantity": "rain", "end": "9999-12-31T23:59:59Z"}, "times must be in those years"),
     ],
 )
 def test_bad_history_parameters_are_422(site: Site, params: dict, message: str) -> None:
@@ -376,6 +378,13 @@ def test_village_summary_of_a_week(site: Site) -> None:
     assert budi["uptime"] == pytest.approx(budi["completeness"] * 2 / 3)
     assert budi["soil_temperature"]["mean"] == pytest.approx(25.5, abs=0.01)
     assert fields["ladang-desa"]["soil_temperature"] is None
+
+
+@pytest.mark.parametrize("start", ["0001-01-01", "9999-12-31"])
+def test_a_summary_far_off_is_422(site: Site, start: str) -> None:
+    answer = site.get("admin", "/api/v1/villages/v1/summary", period="week", start=start)
+    assert answer.status_code == 422
+    assert "times must be in those years" in answer.json()["detail"]
 
 
 def test_village_summary_of_this_month_counts_alerts(site: Site) -> None:
