@@ -55,6 +55,8 @@ PeriodStart = Annotated[
 DEFAULT_RANGE = timedelta(hours=24)
 MAX_RANGE = timedelta(days=731)  # two years, one of them leap
 YEARS = (2000, 2100)  # times asked about: from the first year, before the year after the last
+_YEAR_SPAN = f"{YEARS[0]}-{YEARS[1] - 1}"
+_CSV_RESPONSE = {200: {"description": "CSV (UTF-8, header row)", "content": {"text/csv": {}}}}
 # A crop without an enabled "below" soil-moisture rule: FAO-56's typical depletion fraction
 # p = 0.5 (Table 22 lists most field crops between 0.4 and 0.6) on the loam of the defaults.
 FALLBACK_DRY_THRESHOLD = dry_threshold(0.5)
@@ -75,7 +77,7 @@ def _check_year(year: int) -> None:
     # mistake (422), never a database error or an overflow (5xx).
     if not YEARS[0] <= year < YEARS[1]:
         raise HTTPException(
-            422, f"Waktu harus di tahun {YEARS[0]}-{YEARS[1] - 1} / times must be in those years"
+            422, f"Waktu harus di tahun {_YEAR_SPAN} / times must be in the years {_YEAR_SPAN}"
         )
 
 
@@ -160,7 +162,7 @@ def get_history(
     return _history(field_id, quantity, start, end, points, principal, session, config, influx)
 
 
-@router.get("/fields/{field_id}/history.csv", response_class=Response)
+@router.get("/fields/{field_id}/history.csv", response_class=Response, responses=_CSV_RESPONSE)
 def get_history_csv(
     field_id: FieldId,
     principal: CurrentUser,
@@ -341,7 +343,7 @@ def get_village_summary(
     return build_village_summary(village_id, period, start, principal, session, config, influx)
 
 
-@router.get("/villages/{village_id}/summary.csv", response_class=Response)
+@router.get("/villages/{village_id}/summary.csv", response_class=Response, responses=_CSV_RESPONSE)
 def get_village_summary_csv(
     village_id: VillageId,
     principal: CurrentUser,
