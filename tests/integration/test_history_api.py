@@ -15,15 +15,19 @@ from collections import defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
 
 import httpx
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from alerts.default_rules import install_defaults
+from alerts.rules import RuleIn, set_rule_enabled, upsert_rule
 from api.app import create_app
 from api.config import ApiConfig, InfluxSettings
+from api.routers.history import FALLBACK_DRY_THRESHOLD, dry_thresholds
 from registry.access import issue_token
 from registry.alerting import Alert
 from registry.directory import (
@@ -38,6 +42,7 @@ from registry.directory import (
     upsert_gateway,
     upsert_village,
 )
+from registry.models import Field
 from registry.store import DevicePlacement, Registry
 from storage.rollups import Rollup, StorageLayout
 from storage.schema import reading_line
@@ -430,3 +435,40 @@ def test_village_summary_of_this_month_counts_alerts(site: Site) -> None:
 )
 def test_scope(site: Site, user: str, url: str, status: int) -> None:
     assert site.get(user, url).status_code == status
+
+
+def test_dry_threshold_comes_from_the_most_specific_enabled_rule(tmp_path: Path) -> None:
+    registry = Registry(f"sqlite:///{tmp_path / 'rules.sqlite3'}")
+    try:
+        with Session(registry.engine) as session:
+            upsert_village(session, VillageIn(id="v1", name="V1"))
+            for fid, crop in (("a", "padi"), ("b", "padi"), ("c", "kopi"), ("d", None)):
+                upsert_field(session, FieldIn(id=fid, name=fid, village_id="v1", crop=crop))
+
+            def rule(name: str, threshold: float, scope: str, value: str | None) -> RuleIn:
+                return RuleIn(
+                    name=name,
+                    kind="below",
+                    quantity="soil_moisture",
+                    threshold=threshold,
+                    duration_s=3600,
+                    scope=scope,
+                    scope_value=value,
+                )
+
+            for data in (
+                rule("padi-1", 20, "crop", "padi"),
+                rule("padi-2", 24, "crop", "padi"),  # two for one crop: the higher wins
+                rule("lahan-b", 15, "field", "b"),  # a field's own rule beats its crop's
+                rule("desa", 17, "village", "v1"),
+                rule("mati", 40, "crop", "kopi"),
+            ):
+                upsert_rule(session, data)
+            set_rule_enabled(session, "mati", False)
+            fields = list(session.scalars(select(Field).order_by(Field.id)))
+            assert dry_thresholds(session, fields) == {"a": 24, "b": 15, "c": 17, "d": 17}
+            set_rule_enabled(session, "desa", False)
+            found = dry_thresholds(session, fields)
+            assert found["c"] == found["d"] == FALLBACK_DRY_THRESHOLD == 18
+    finally:
+        registry.close()

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import date
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from api.routers.history import period_bounds
 from storage.history import (
     DAY_MS,
     HOUR_MS,
@@ -126,3 +129,19 @@ def test_rain_sums_add_up_across_steps() -> None:
     ]
     (point,) = merge_rollup_rows(rows, plan)
     assert point.sum == 3.0 and point.count == 8
+
+
+@pytest.mark.parametrize(
+    ("period", "day", "first", "after"),
+    [
+        ("week", date(2026, 11, 23), date(2026, 11, 23), date(2026, 11, 30)),  # a Monday
+        ("week", date(2026, 11, 29), date(2026, 11, 23), date(2026, 11, 30)),  # its Sunday
+        ("week", date(2026, 12, 31), date(2026, 12, 28), date(2027, 1, 4)),
+        ("month", date(2026, 12, 31), date(2026, 12, 1), date(2027, 1, 1)),
+        ("month", date(2028, 2, 10), date(2028, 2, 1), date(2028, 3, 1)),
+    ],
+)
+def test_a_summary_period_is_the_week_or_month_holding_the_day(
+    period: str, day: date, first: date, after: date
+) -> None:
+    assert period_bounds(period, day) == (first, after)
