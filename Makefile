@@ -4,7 +4,7 @@
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-DEBIAN_PACKAGES := mosquitto influxdb python3-venv
+DEBIAN_PACKAGES := mosquitto influxdb python3-venv chromium
 DURATION ?=
 
 .PHONY: demo test lint deps venv clean
