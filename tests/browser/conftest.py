@@ -17,12 +17,11 @@ import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, Playwright, sync_playwright
 
 from tani.stack import Stack
+from tests.browser.checks import PHONE
 from tests.browser.site import PASSWORD, BrowserSite, browser_site
 from tests.integration.support import wait_for
 
 CHROMIUM = Path(os.environ.get("TANI_CHROMIUM", "/usr/bin/chromium"))
-# A cheap Android phone's screen, in CSS pixels.
-PHONE = {"width": 360, "height": 740}
 # The committed screenshots; refreshed by a run with TANI_SCREENSHOTS=1 (see ``shot``).
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 _MAX_SCREENSHOT_BYTES = 150_000

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.browser.conftest import PHONE
+from tests.browser.checks import assert_fits_the_phone
 from tests.browser.site import FIELDS, BrowserSite
 
 pytestmark = pytest.mark.browser
@@ -26,17 +26,11 @@ def _field_name(field_id: str) -> str:
     return FIELDS[field_id][0]
 
 
-def _fits_the_phone(page: Page) -> None:
-    """Nothing wider than the screen: no sideways scrolling on a 360 px phone."""
-    width = page.evaluate("document.documentElement.scrollWidth")
-    assert width <= PHONE["width"], f"{page.url} is {width} px wide on a {PHONE['width']} px screen"
-
-
 def test_signed_out_pages_lead_to_the_sign_in_form(page: Page, site: BrowserSite, shot: Shot):
     page.goto(site.url("/peringatan"))
     assert page.url.startswith(site.url("/masuk?next=")), page.url
     expect(page.locator("h1")).to_have_text("Masuk")
-    _fits_the_phone(page)
+    assert_fits_the_phone(page)
     shot("masuk")
 
 
@@ -63,7 +57,7 @@ def test_farmer_sees_only_the_alert_of_their_own_field(
     links = page.locator("a[href^='/peringatan/']")
     expect(links).to_have_count(1)
     assert links.get_attribute("href") == f"/peringatan/{site.alerts['sawah-budi']}"
-    _fits_the_phone(page)
+    assert_fits_the_phone(page)
     shot("peringatan-petani")
 
 
@@ -88,7 +82,7 @@ def test_farmer_acknowledges_their_alert_with_the_button(
     expect(page.locator("h1")).to_have_text("Peringatan")
     # A farmer may say "I am on it" but not close the alert.
     expect(page.locator("form[action$='/selesai']")).to_have_count(0)
-    _fits_the_phone(page)
+    assert_fits_the_phone(page)
     shot("peringatan-detail")
     page.fill("#ack-note", "Pompa air dinyalakan")
     with page.expect_navigation():
@@ -116,7 +110,7 @@ def test_officer_sees_the_alerts_of_their_village_only(
     expect(body).not_to_contain_text(_field_name("sawah-siti"))
     for field_id in ("sawah-budi", "ladang-desa"):
         expect(page.locator(f"a[href='/peringatan/{site.alerts[field_id]}']")).to_have_count(1)
-    _fits_the_phone(page)
+    assert_fits_the_phone(page)
     shot("peringatan-penyuluh")
     response = page.goto(site.url(f"/peringatan/{site.alerts['sawah-siti']}"))
     assert response is not None and response.status == 404
@@ -146,7 +140,7 @@ def test_village_office_sees_its_village_and_not_the_other(
     expect(body).to_contain_text(_field_name("sawah-budi"))
     expect(body).not_to_contain_text(_field_name("sawah-siti"))
     expect(body).not_to_contain_text("Gunung Labuhan")
-    _fits_the_phone(page)
+    assert_fits_the_phone(page)
     shot("peringatan-kantor-desa")
     response = page.goto(site.url(f"/peringatan/{site.alerts['sawah-siti']}"))
     assert response is not None and response.status == 404
@@ -161,7 +155,7 @@ def test_field_alert_history_of_the_farmers_own_field(
     page.goto(site.url("/lahan/sawah-budi/peringatan"))
     expect(page.locator("body")).to_contain_text(_field_name("sawah-budi"))
     expect(page.locator(f"a[href='/peringatan/{site.alerts['sawah-budi']}']")).to_have_count(1)
-    _fits_the_phone(page)
+    assert_fits_the_phone(page)
     shot("lahan-riwayat-peringatan")
     response = page.goto(site.url("/lahan/sawah-siti/peringatan"))
     assert response is not None and response.status == 404
