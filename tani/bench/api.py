@@ -203,7 +203,12 @@ def _measure_all(
         what: str, url: str, calls: Callable[[random.Random], Call], n: int, seed: int
     ) -> dict[str, Any]:
         figures, cores = _cores(pids, lambda: measure(url, calls, clients, n, seed))
-        return {"what": what, **figures, "cpu_cores_used": cores}
+        # CPU per request is what a busy shared machine changes least: latency under a closed
+        # loop is about clients x CPU per request / cores available.
+        per_request = {
+            name: round(used * figures["seconds"] / n * 1000, 2) for name, used in cores.items()
+        }
+        return {"what": what, **figures, "cpu_cores_used": cores, "cpu_ms_per_request": per_request}
 
     result: dict[str, Any] = {
         "influx_latest_reference": timed(

@@ -15,9 +15,9 @@ from a seeded ``random.Random`` per (day, series), so a run is reproducible whic
 makes which day. Days are local (WIB) days.
 
 Rollups of the past: on 1.x continuous queries compute only the intervals closing now, so a
-bulk load must bring them up to date itself. Running the CQs' own ``SELECT ... INTO`` over the
-year took influxd about 44,000 readings/s here (27 minutes for a year), so the benchmark
-instead computes ``reading_1h`` and ``reading_1d`` in a second pass over the same generated
+bulk load must bring them up to date itself. The CQs' own ``SELECT ... INTO`` over the past ran
+at about 44,000 readings/s on this busy shared machine (27 minutes for a year), so the
+benchmark computes ``reading_1h`` and ``reading_1d`` in a second pass over the same generated
 values (mean, min, max, count; sum for rain) and writes them as ``storage.rollups`` does;
 :func:`check_rollups` compares a sample with InfluxDB's own aggregates of the raw readings.
 """

@@ -40,6 +40,7 @@ def test_bench_api_prints_every_figure_and_reuses_its_data(tmp_path: Path) -> No
         figures = first[run]
         assert figures["ok"] == figures["requests"] == 20, figures
         assert figures["errors"] == {}
+        assert figures["cpu_ms_per_request"]["bench_clients"] >= 0
         assert 0 < figures["p50_ms"] <= figures["p95_ms"] <= figures["p99_ms"] <= figures["max_ms"]
     # The latest conditions of a field: its 10 quantities (14 on a weather station's field).
     assert first["api_latest"]["mean_response_bytes"] > 500
