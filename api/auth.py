@@ -88,7 +88,8 @@ def _principal(session: SessionDep, token: TokenDep) -> Principal:
         principal = principal_for_token(session, token, now_ms=now_ms())
     except AuthenticationError as exc:
         raise unauthorized(str(exc)) from None
-    session.commit()  # the token's last use, which admins read to find stale tokens
+    if session.dirty:
+        session.commit()  # the token's last use, which admins read to find stale tokens
     return principal
 
 

@@ -20,6 +20,7 @@ from registry.models import Field
 from registry.people import ApiToken, Role, User
 
 TOKEN_PREFIX = "tani_"
+LAST_USE_RESOLUTION_MS = 60_000
 _hasher = PasswordHasher()
 
 
@@ -151,5 +152,8 @@ def principal_for_token(session: Session, token: str, *, now_ms: int) -> Princip
     user = session.get(User, row.user_id)
     if user is None or not user.active:
         raise AuthenticationError("Akun tidak aktif / account is deactivated")
-    row.last_used_ms = now_ms
+    # Recorded at most once a minute: a write on every request would queue requests behind
+    # SQLite's one writer, for a figure admins read to the day.
+    if row.last_used_ms is None or now_ms - row.last_used_ms >= LAST_USE_RESOLUTION_MS:
+        row.last_used_ms = now_ms
     return principal_for(session, user)

@@ -125,6 +125,11 @@ def test_a_token_names_its_user_and_records_its_last_use(session: Session) -> No
     principal = principal_for_token(session, token, now_ms=NOW + 5)
     assert (principal.username, principal.role) == ("budi", Role.FARMER)
     assert session.scalars(select(ApiToken.last_used_ms)).one() == NOW + 5
+    # Within a minute the record stands (no write per request); after it, it moves on.
+    principal_for_token(session, token, now_ms=NOW + 59_000)
+    assert session.scalars(select(ApiToken.last_used_ms)).one() == NOW + 5
+    principal_for_token(session, token, now_ms=NOW + 65_000)
+    assert session.scalars(select(ApiToken.last_used_ms)).one() == NOW + 65_000
 
 
 def test_a_token_expires_at_its_end(session: Session) -> None:
