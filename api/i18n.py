@@ -29,7 +29,7 @@ from __future__ import annotations
 import io
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from functools import cache
 from pathlib import Path
@@ -40,7 +40,7 @@ from babel import Locale
 from babel.dates import format_date, format_time, get_datetime_format
 from babel.messages.catalog import Catalog
 from babel.messages.mofile import write_mo
-from babel.messages.pofile import read_po
+from babel.messages.pofile import PoFileError, read_po
 from babel.numbers import format_decimal
 from babel.support import Translations
 from fastapi import Request
@@ -73,22 +73,35 @@ def N_(msgid: str) -> str:
     return msgid
 
 
-def load_catalogue(directory: Path, language: str) -> Translations:
-    """Every ``*.po`` in ``directory``, merged in name order (a later file wins a clash).
+class CatalogueError(ValueError):
+    """A ``.po`` file that cannot be read; the message names it."""
 
-    A malformed file stops start-up with its name; fuzzy entries are not used. The plural
-    rule is the language's own (Indonesian: one form).
+
+def read_catalogue(directory: Path, language: str) -> Catalog:
+    """Every ``*.po`` in ``directory`` as one catalogue, merged in name order (a later file
+    wins a clash); untranslated and fuzzy entries left out.
+
+    A malformed file stops start-up with its name. The plural rule is the language's own.
     """
     merged = Catalog(locale=language, domain="messages")
     for path in sorted(directory.glob("*.po")):
-        with path.open("rb") as handle:
-            catalog = read_po(handle, locale=language, abort_invalid=True)
+        try:
+            with path.open("rb") as handle:
+                catalog = read_po(handle, locale=language, abort_invalid=True)
+        except PoFileError as error:
+            raise CatalogueError(f"{path}: {error}") from error
         for message in catalog:
             strings = _forms(message.string, merged.num_plurals)
             if message.id and strings and not message.fuzzy:
-                merged.add(message.id, strings, context=message.context)
+                merged.delete(message.id, context=message.context)  # a later file wins
+                merged.add(message.id, strings, context=message.context, flags=message.flags)
+    return merged
+
+
+def load_catalogue(directory: Path, language: str) -> Translations:
+    """:func:`read_catalogue` ready for gettext (compiled in memory: no ``.mo`` files)."""
     buffer = io.BytesIO()
-    write_mo(buffer, merged)
+    write_mo(buffer, read_catalogue(directory, language))
     buffer.seek(0)
     return Translations(buffer)
 
@@ -150,10 +163,18 @@ class PageLanguage:
 def page_language_for(code: str, utc_offset_h: int = DEFAULT_UTC_OFFSET_H) -> PageLanguage:
     """A PageLanguage without a request (mail bodies, tests); unknown codes get the default."""
     code = code if code in LANGUAGES else DEFAULT_LANGUAGE
-    return PageLanguage(code, catalogues()[code], Locale.parse(_BABEL_LOCALES[code]), utc_offset_h)
+    return PageLanguage(code, catalogues()[code], _locale(code), utc_offset_h)
 
 
-_ACCEPT_ITEM = re.compile(r"^\s*([A-Za-z]{1,8})(?:-[A-Za-z0-9]{1,8})*\s*(?:;\s*q\s*=\s*([0-9.]+))?")
+@cache
+def _locale(code: str) -> Locale:
+    return Locale.parse(_BABEL_LOCALES[code])
+
+
+# "en-US;q=0.8": the primary language and its quality (a quality that is no number: skipped).
+_ACCEPT_ITEM = re.compile(
+    r"^\s*([A-Za-z]{1,8})(?:-[A-Za-z0-9]{1,8})*\s*(?:;\s*q\s*=\s*([^\s,;]*))?"
+)
 
 
 def from_accept_language(header: str | None) -> str | None:
@@ -207,8 +228,7 @@ def page_language(request: Request, preferred: str | None = None) -> PageLanguag
     if known is not None:
         return known
     code, chosen = negotiate(request, preferred)
-    base = page_language_for(code, _site_offset(request))
-    language = PageLanguage(base.code, base.translations, base.locale, base.utc_offset_h, chosen)
+    language = replace(page_language_for(code, _site_offset(request)), chosen=chosen)
     setattr(request.state, _STATE_KEY, language)
     return language
 
@@ -377,3 +397,6 @@ def render(
             samesite="lax",
         )
     return response
+
+
+catalogues()  # read at start-up (import): a malformed .po stops the API here, with its name
