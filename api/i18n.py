@@ -132,7 +132,7 @@ def load_catalogues(locales_dir: Path = LOCALES_DIR) -> dict[str, Translations]:
 
 @cache
 def catalogues() -> dict[str, Translations]:
-    """The catalogues shipped with the package, read once (at start-up: see ``api.app``)."""
+    """The catalogues shipped with the package, read once, when this module is imported."""
     return load_catalogues()
 
 
