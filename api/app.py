@@ -18,9 +18,11 @@ from api.routers import (
     alert_pages,
     alerts,
     auth,
+    farmer_pages,
     fields,
     health,
     history,
+    village_pages,
     web_login,
 )
 from registry.store import Registry
@@ -76,4 +78,6 @@ def create_app(config: ApiConfig) -> FastAPI:
     app.include_router(ack.router)
     app.include_router(web_login.router)
     app.include_router(alert_pages.router)
+    app.include_router(farmer_pages.router)
+    app.include_router(village_pages.router)
     return app
