@@ -12,7 +12,7 @@ import io
 from datetime import UTC, date, datetime, timedelta, timezone
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, HTTPException, Path, Query
+from fastapi import APIRouter, Depends, HTTPException, Path, Query
 from fastapi.responses import Response
 from sqlalchemy import func, select
 from sqlalchemy.orm import InstrumentedAttribute, Session
@@ -68,6 +68,10 @@ def _not_found_field(field_id: str) -> HTTPException:
     return HTTPException(404, f"Lahan {field_id!r} tidak ditemukan / field not found")
 
 
+def _not_found_village(village_id: str) -> HTTPException:
+    return HTTPException(404, f"Desa {village_id!r} tidak ditemukan / village not found")
+
+
 def _unavailable(exc: InfluxError) -> HTTPException:
     return HTTPException(503, f"Basis data tidak menjawab / database unavailable: {exc}")
 
@@ -88,20 +92,34 @@ def _to_utc(moment: datetime, utc_offset_h: int) -> datetime:
     return moment.astimezone(UTC)
 
 
+# Scope is a dependency so it is judged before the query parameters are: a field or village
+# out of scope is 404 whatever was asked of it, never a 422 that tells it exists.
+def _visible_field(field_id: FieldId, principal: CurrentUser, session: SessionDep) -> Field:
+    row = session.get(Field, field_id)
+    if row is None or not principal.can_see_field(row.id, row.village_id):
+        raise _not_found_field(field_id)
+    return row
+
+
+def _visible_village(village_id: VillageId, principal: CurrentUser, session: SessionDep) -> str:
+    if not principal.can_see_village(village_id) or session.get(Village, village_id) is None:
+        raise _not_found_village(village_id)
+    return village_id
+
+
+VisibleField = Annotated[Field, Depends(_visible_field)]
+VisibleVillage = Annotated[str, Depends(_visible_village)]
+
+
 def _history(
-    field_id: str,
+    row: Field,
     quantity: str,
     start: datetime | None,
     end: datetime | None,
     points: int,
-    principal: Principal,
-    session: Session,
     config: ApiConfig,
     influx: InfluxDB,
 ) -> HistoryPublic:
-    row = session.get(Field, field_id)
-    if row is None or not principal.can_see_field(row.id, row.village_id):
-        raise _not_found_field(field_id)
     spec = QUANTITIES.get(quantity)
     if spec is None:
         raise HTTPException(422, "Besaran tidak dikenal / unknown quantity")
@@ -115,14 +133,14 @@ def _history(
     start_ms, end_ms = int(start_utc.timestamp() * 1000), int(end_utc.timestamp() * 1000)
     try:
         history = field_history(
-            influx, field_id, quantity, start_ms, end_ms, points=points, utc_offset_h=offset
+            influx, row.id, quantity, start_ms, end_ms, points=points, utc_offset_h=offset
         )
     except RangeError as exc:
         raise HTTPException(422, str(exc)) from None
     except InfluxError as exc:
         raise _unavailable(exc) from None
     return HistoryPublic(
-        field_id=field_id,
+        field_id=row.id,
         quantity=quantity,
         label_id=spec.label_id,
         label_en=spec.label_en,
@@ -147,9 +165,7 @@ def _history(
 
 @router.get("/fields/{field_id}/history", response_model=HistoryPublic)
 def get_history(
-    field_id: FieldId,
-    principal: CurrentUser,
-    session: SessionDep,
+    row: VisibleField,
     config: ConfigDep,
     influx: InfluxDep,
     quantity: QuantityKey,
@@ -159,14 +175,12 @@ def get_history(
 ) -> HistoryPublic:
     """One quantity over [start, end) (default: the last 24 hours) in at most ``points`` points,
     from raw readings, hourly or daily rollups as the range's length calls for."""
-    return _history(field_id, quantity, start, end, points, principal, session, config, influx)
+    return _history(row, quantity, start, end, points, config, influx)
 
 
 @router.get("/fields/{field_id}/history.csv", response_class=Response, responses=_CSV_RESPONSE)
 def get_history_csv(
-    field_id: FieldId,
-    principal: CurrentUser,
-    session: SessionDep,
+    row: VisibleField,
     config: ConfigDep,
     influx: InfluxDep,
     quantity: QuantityKey,
@@ -175,15 +189,13 @@ def get_history_csv(
     points: Points = DEFAULT_POINTS,
 ) -> Response:
     """The same history as a CSV download (times in UTC, ISO 8601)."""
-    history = _history(field_id, quantity, start, end, points, principal, session, config, influx)
+    history = _history(row, quantity, start, end, points, config, influx)
     rows = [
         [p.time.isoformat(), history.quantity, history.unit, p.mean, p.min, p.max, p.count, p.sum]
         for p in history.points
     ]
     header = ["time", "quantity", "unit", "mean", "min", "max", "count", "sum"]
-    name = (
-        f"riwayat_{field_id}_{quantity}_{history.start:%Y%m%dT%H%M}_{history.end:%Y%m%dT%H%M}.csv"
-    )
+    name = f"riwayat_{row.id}_{quantity}_{history.start:%Y%m%dT%H%M}_{history.end:%Y%m%dT%H%M}.csv"
     return _csv(header, rows, name)
 
 
@@ -276,7 +288,7 @@ def build_village_summary(
     404 unless the principal may see the village. Web pages share it with the JSON API."""
     village = session.get(Village, village_id) if principal.can_see_village(village_id) else None
     if village is None:
-        raise HTTPException(404, f"Desa {village_id!r} tidak ditemukan / village not found")
+        raise _not_found_village(village_id)
     offset = config.utc_offset_h
     now = now_ms()
     if start is not None:
@@ -330,7 +342,7 @@ def build_village_summary(
 
 @router.get("/villages/{village_id}/summary", response_model=VillageSummaryPublic)
 def get_village_summary(
-    village_id: VillageId,
+    village_id: VisibleVillage,
     principal: CurrentUser,
     session: SessionDep,
     config: ConfigDep,
@@ -345,7 +357,7 @@ def get_village_summary(
 
 @router.get("/villages/{village_id}/summary.csv", response_class=Response, responses=_CSV_RESPONSE)
 def get_village_summary_csv(
-    village_id: VillageId,
+    village_id: VisibleVillage,
     principal: CurrentUser,
     session: SessionDep,
     config: ConfigDep,

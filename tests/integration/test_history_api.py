@@ -422,6 +422,12 @@ def test_village_summary_of_this_month_counts_alerts(site: Site) -> None:
     [
         ("siti", "/api/v1/fields/sawah-budi/history?quantity=rain", 404),
         ("siti", "/api/v1/fields/sawah-budi/history.csv?quantity=rain", 404),
+        # Out of scope is 404 before any parameter is judged: a 422 would say the field exists.
+        ("siti", "/api/v1/fields/sawah-budi/history", 404),
+        ("siti", "/api/v1/fields/sawah-budi/history?quantity=rain&points=1", 404),
+        ("budi", "/api/v1/fields/sawah-budi/history", 422),
+        ("budi", "/api/v1/villages/v1/summary?period=year", 404),
+        ("desa1", "/api/v1/villages/v1/summary?period=year", 422),
         ("siti", "/api/v1/villages/v1/summary", 404),
         ("budi", "/api/v1/villages/v1/summary", 404),  # farmers see fields, not villages
         ("budi", "/api/v1/villages/v1/summary.csv", 404),
