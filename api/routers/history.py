@@ -369,19 +369,11 @@ def get_village_summary_csv(
     summary = build_village_summary(village_id, period, start, principal, session, config, influx)
     stats = ("mean", "min", "max")
     header = [
-        "field_id",
-        "name",
-        "crop",
-        "rainfall_mm",
+        *["field_id", "name", "crop", "rainfall_mm"],
         *(f"soil_moisture_{k}" for k in stats),
         *(f"soil_temperature_{k}" for k in stats),
-        "dry_threshold",
-        "dry_days",
-        "days_with_moisture",
-        "completeness",
-        "uptime",
-        "alerts_raised",
-        "alerts_acknowledged",
+        *["dry_threshold", "dry_days", "days_with_moisture", "completeness", "uptime"],
+        *["alerts_raised", "alerts_acknowledged"],
     ]
     rows: list[list[object]] = [
         [
