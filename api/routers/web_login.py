@@ -37,7 +37,7 @@ router = APIRouter(tags=["web pages"], include_in_schema=False)
 # Kept for routers that still import it from here: the shared i18n environment.
 __all__ = ["HOME", "LOGIN", "PAGE_HEADERS", "PageUser", "page_context", "safe_next", "templates"]
 
-HOME = "/peringatan"
+HOME = "/"  # sends each role on to its own home page
 LOGIN = "/masuk"
 # Signed-in pages are one person's: never cached (shared phones, proxies), never framed, and
 # with no JavaScript at all nothing but the inline stylesheet may load.

@@ -100,19 +100,19 @@ def test_login_over_https_sets_a_secure_cookie(site: Site) -> None:
 def test_login_never_redirects_to_another_site(site: Site, target: str) -> None:
     response = _login(site.client, PASSWORD, target)
     assert response.status_code == 303
-    assert response.headers["location"] == "/peringatan"
+    assert response.headers["location"] == "/"
 
 
 def test_only_local_paths_are_kept_as_next() -> None:
     assert safe_next("/peringatan/3") == "/peringatan/3"
     assert safe_next("/lahan/a/peringatan?status=x") == "/lahan/a/peringatan?status=x"
     for bad in (None, "", "peringatan", "//evil", "/\\evil", "https://evil/", "/a\r\nSet-Cookie:"):
-        assert safe_next(bad) == "/peringatan", bad
+        assert safe_next(bad) == "/", bad
 
 
 def test_wrong_password_shows_the_form_again_then_locks_out(site: Site) -> None:
     form = _get(site, "/masuk?next=//evil.example")
-    assert form.status_code == 200 and 'value="/peringatan"' in form.text
+    assert form.status_code == 200 and 'value="/"' in form.text
     response = _login(site.client, "salah-sekali", "/peringatan/1")
     assert response.status_code == 401
     assert "kata sandi salah" in response.text and "Wrong username" not in response.text
@@ -300,3 +300,12 @@ def test_names_from_the_registry_are_escaped(site: Site) -> None:
     for path in ("/peringatan", f"/peringatan/{site.alerts['budi_open']}"):
         text = _get(site, path).text
         assert "<script>" not in text and "&lt;script&gt;" in text, path
+
+
+def test_pages_travel_compressed_to_a_browser_that_accepts_it(site: Site) -> None:
+    _as(site, "admin")
+    page = site.client.get("/peringatan", headers={"Accept-Encoding": "gzip"})
+    assert page.status_code == 200 and len(page.text) > 1000
+    assert page.headers["content-encoding"] == "gzip"
+    plain = site.client.get("/peringatan", headers={"Accept-Encoding": "identity"})
+    assert "content-encoding" not in plain.headers
