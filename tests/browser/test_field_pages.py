@@ -95,3 +95,17 @@ def test_farmer_field_page_in_english(sign_in: SignIn, site: BrowserSite):
     expect(page.locator(".now.dry")).to_contain_text("Dry")
     expect(page.locator("table")).to_contain_text("Soil temperature")
     expect(page.locator("body")).to_contain_text("Charts")
+
+
+def test_a_silent_field_warns_that_its_data_is_old(sign_in: SignIn, site: BrowserSite, shot: Shot):
+    page = sign_in("siti", to="/lahan")
+    expect(page.locator(".box")).to_have_count(2)
+    with page.expect_navigation():
+        page.click("a[href='/lahan/kebun-siti']")
+    expect(page.locator("h1")).to_have_text(FIELDS["kebun-siti"][0])
+    expect(page.locator(".stale")).to_contain_text("Data lama")
+    expect(page.locator(".stale")).to_contain_text("Periksa sensor dan gateway")
+    assert_fits_the_phone(page)
+    shot("lahan-data-lama")
+    page.goto(site.url("/lahan/sawah-siti"))
+    expect(page.locator(".stale")).to_have_count(0)

@@ -38,11 +38,6 @@ def test_village_office_home_is_its_village_table(sign_in: SignIn, site: Browser
     assert page.url == site.url("/desa/bumi-agung")
 
 
-@pytest.mark.xfail(
-    reason="known: at 360 px the fields table of /desa/{id} is a few px too wide (its last "
-    "column, Data, ends at ~367-376 px); api/templates/village.html needs a narrower table",
-    strict=False,  # the width depends on the numbers shown (99 % or 100 %)
-)
 def test_village_table_fits_the_phone(sign_in: SignIn, site: BrowserSite):
     page = sign_in("desa-bumi", to="/desa/bumi-agung")
     assert_fits_the_phone(page)
