@@ -88,8 +88,9 @@ def _principal(session: SessionDep, token: TokenDep) -> Principal:
         principal = principal_for_token(session, token, now_ms=now_ms())
     except AuthenticationError as exc:
         raise unauthorized(str(exc)) from None
-    if session.dirty:
-        session.commit()  # the token's last use, which admins read to find stale tokens
+    # Ends the transaction either way: the token's last use, when it was due, is written (it
+    # may already be flushed, so "dirty" cannot tell), and no lock outlives the check.
+    session.commit()
     return principal
 
 
