@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from api.auth import SESSION_COOKIE, LoginThrottle
 from registry.access import issue_token
-from registry.people import User
+from registry.people import ApiToken, User
 from tests.unit.api_support import NOW_MS, PASSWORD, Site, running_site
 
 
@@ -189,3 +189,14 @@ def test_the_throttle_keeps_a_bounded_number_of_keys() -> None:
     assert throttle.retry_after(("a", "ip")) is None  # the oldest was forgotten
     assert throttle.retry_after(("b", "ip")) is not None
     assert throttle.retry_after(("c", "ip")) is not None
+
+
+def test_a_requests_token_use_is_recorded_and_its_transaction_ended(site: Site) -> None:
+    with Session(site.registry.engine) as session, session.begin():
+        session.execute(ApiToken.__table__.update().values(last_used_ms=None))
+    assert site.client.get("/api/v1/me", headers=site.auth("ppl")).status_code == 200
+    with Session(site.registry.engine) as session:
+        used = session.scalars(
+            select(ApiToken.last_used_ms).where(ApiToken.last_used_ms.is_not(None))
+        )
+        assert len(list(used)) == 1  # committed, not rolled back with the request's session
