@@ -22,22 +22,18 @@ Siti's second field, ``kebun-siti``, has its own gateway, silent for the last fo
 from __future__ import annotations
 
 import math
-import threading
-import time
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 import paho.mqtt.client as mqtt
-import uvicorn
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from alerts.config import EvaluationSettings
 from alerts.evaluator import Evaluator, wall_ms
 from alerts.rules import RuleIn, upsert_rule
-from api.app import create_app
 from api.config import ApiConfig, InfluxSettings
 from ingest.config import BatchSettings, IngestConfig
 from ingest.config import InfluxSettings as IngestInflux
@@ -61,11 +57,11 @@ from storage.influx import InfluxDB
 from storage.queries import count_readings_since
 from storage.rollups import Rollup, StorageLayout
 from storage.writers import InfluxWriter
-from tani.stack import Stack, free_ports
+from tani.stack import Stack
 from telemetry.codec import encode_batch
 from telemetry.reading import Quality, Reading
 from telemetry.topics import readings_topic
-from tests.integration.support import wait_for
+from tests.integration.support import serve_api, wait_for
 
 PASSWORD = "padi-menguning-2026"
 DATABASE = "browser"
@@ -291,30 +287,6 @@ def _ingest(stack: Stack, tmp_path: Path, registry_url: str) -> Iterator[Ingest]
 
 
 @contextmanager
-def _serve(config: ApiConfig) -> Iterator[str]:
-    """The API application under uvicorn in a thread; yields its base URL."""
-    port = free_ports(1)[0]
-    server = uvicorn.Server(
-        uvicorn.Config(
-            create_app(config), host="127.0.0.1", port=port, log_level="warning", lifespan="on"
-        )
-    )
-    thread = threading.Thread(target=server.run, name="browser-api", daemon=True)
-    thread.start()
-    try:
-        deadline = time.monotonic() + 15
-        while not server.started:
-            assert thread.is_alive(), "the API server stopped while starting"
-            assert time.monotonic() < deadline, "the API server did not start in 15 s"
-            time.sleep(0.05)
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(15)
-        assert not thread.is_alive(), "the API server thread did not stop"
-
-
-@contextmanager
 def browser_site(stack: Stack, tmp_path: Path) -> Iterator[BrowserSite]:
     """Build the site described above and serve it; everything stopped afterwards."""
     registry_url = f"sqlite:///{tmp_path / 'registry.sqlite3'}"
@@ -347,5 +319,5 @@ def browser_site(stack: Stack, tmp_path: Path) -> Iterator[BrowserSite]:
             registry_url=registry_url,
             influx=InfluxSettings(url=stack.influx_url, database=DATABASE),
         )
-        base_url = stack_of.enter_context(_serve(config))
+        base_url = stack_of.enter_context(serve_api(config))
         yield BrowserSite(base_url, registry, alerts, last_ms)

@@ -1,5 +1,6 @@
 """What the integration tests share: waiting on conditions, matching readings to what an
-emulator sent, and a real MQTT subscriber that keeps every reading a gateway published."""
+emulator sent, a real MQTT subscriber that keeps every reading a gateway published, and the API
+served over HTTP."""
 
 from __future__ import annotations
 
@@ -7,16 +8,20 @@ import threading
 import time
 import uuid
 from collections import defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import paho.mqtt.client as mqtt
 import pytest
+import uvicorn
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
+from api.app import create_app
+from api.config import ApiConfig
 from firmware_sim.history import Served
-from tani.stack import Stack
+from tani.stack import Stack, free_ports
 from telemetry.codec import decode_batch
 from telemetry.reading import Reading
 from telemetry.topics import parse_topic, readings_topic
@@ -120,3 +125,27 @@ class Collector:
         """Disconnect."""
         self._client.disconnect()
         self._client.loop_stop()
+
+
+@contextmanager
+def serve_api(config: ApiConfig) -> Iterator[str]:
+    """The API application under uvicorn in a thread; yields its base URL."""
+    port = free_ports(1)[0]
+    server = uvicorn.Server(
+        uvicorn.Config(
+            create_app(config), host="127.0.0.1", port=port, log_level="warning", lifespan="on"
+        )
+    )
+    thread = threading.Thread(target=server.run, name="test-api", daemon=True)
+    thread.start()
+    try:
+        deadline = time.monotonic() + 15
+        while not server.started:
+            assert thread.is_alive(), "the API server stopped while starting"
+            assert time.monotonic() < deadline, "the API server did not start in 15 s"
+            time.sleep(0.05)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(15)
+        assert not thread.is_alive(), "the API server thread did not stop"

@@ -9,24 +9,20 @@ logout, which would end the fuzzing session's own token.
 from __future__ import annotations
 
 import itertools
-import threading
-import time
 from collections.abc import Iterator
 
 import pytest
 import schemathesis
-import uvicorn
 from hypothesis import HealthCheck, given, settings
 from sqlalchemy.orm import Session
 
-from api.app import create_app
 from api.config import ApiConfig, BrokerSettings, InfluxSettings
 from registry.access import issue_token
 from registry.directory import UserIn, create_user
 from registry.people import Role
 from registry.store import FieldEntry, GatewayEntry, Registry, SiteFile, VillageEntry
 from tani.stack import Stack
-from tani.stack.process import free_ports
+from tests.integration.support import serve_api
 
 pytestmark = pytest.mark.integration
 
@@ -34,29 +30,6 @@ _run = itertools.count()
 # A name no generated path parameter will hit by chance: the fuzzer may delete users.
 ADMIN = "fuzz-admin-7d1f0c9e"
 EXAMPLES_PER_OPERATION = 25
-
-
-class _Server:
-    """The API under uvicorn in a thread, on a free port."""
-
-    def __init__(self, config: ApiConfig) -> None:
-        self.url = f"http://{config.host}:{config.port}"
-        self._server = uvicorn.Server(
-            uvicorn.Config(create_app(config), host=config.host, port=config.port, log_config=None)
-        )
-        self._thread = threading.Thread(target=self._server.run, name="api-fuzz")
-
-    def __enter__(self) -> _Server:
-        self._thread.start()
-        deadline = time.monotonic() + 15
-        while not self._server.started:
-            assert time.monotonic() < deadline, "the API did not start"
-            time.sleep(0.05)
-        return self
-
-    def __exit__(self, *_: object) -> None:
-        self._server.should_exit = True
-        self._thread.join()
 
 
 @pytest.fixture(scope="module")
@@ -81,14 +54,12 @@ def fuzz_target(
         token = issue_token(session, admin, label="fuzz", now_ms=0)
     registry.close()
     config = ApiConfig(
-        host="127.0.0.1",
-        port=free_ports(1)[0],
         registry_url=registry_url,
         influx=InfluxSettings(url=stack.influx_url, database=f"fuzz_{next(_run)}"),
         broker=BrokerSettings(host=stack.mqtt_host, port=stack.mqtt_port),
     )
-    with _Server(config) as server:
-        yield server.url, token
+    with serve_api(config) as url:
+        yield url, token
 
 
 @pytest.fixture(scope="module")
