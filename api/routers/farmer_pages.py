@@ -151,7 +151,7 @@ def visible_fields(
     )
     if village_id is not None:
         query = query.where(Field.village_id == village_id)
-    return list(session.execute(query).tuples())
+    return list(session.execute(query))
 
 
 def open_alert_counts(session: Session, principal: Principal) -> dict[str | None, int]:
@@ -161,7 +161,7 @@ def open_alert_counts(session: Session, principal: Principal) -> dict[str | None
         .where(alert_scope(principal), Alert.state != AlertState.RESOLVED.value)
         .group_by(Alert.field_id)
     )
-    return {field_id: count for field_id, count in session.execute(query).tuples()}
+    return {field_id: count for field_id, count in session.execute(query)}
 
 
 def current_moisture(influx: InfluxDB, fields: Sequence[Field], now: int) -> dict[str, float]:

@@ -96,7 +96,7 @@ def _overview(
             select(Alert.village_id, func.count())
             .where(alert_scope(principal), Alert.state != AlertState.RESOLVED.value)
             .group_by(Alert.village_id)
-        ).tuples()
+        )
     }
     try:
         moisture: dict[str, float] | None = current_moisture(influx, fields, now_ms())
@@ -149,7 +149,7 @@ def _specs(session: Session, rows: list[FieldRow]) -> list[FieldSpec]:
     ids = [row.field.id for row in rows]
     devices: dict[str, list[tuple[str, str]]] = defaultdict(list)
     query = select(Device.field_id, Device.gateway_id, Device.id).where(Device.field_id.in_(ids))
-    for field_id, gateway_id, device_id in session.execute(query).tuples():
+    for field_id, gateway_id, device_id in session.execute(query):
         if field_id is not None:
             devices[field_id].append((gateway_id, device_id))
     dry = dry_thresholds(session, [row.field for row in rows])

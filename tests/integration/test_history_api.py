@@ -247,11 +247,15 @@ def test_history_downsamples_by_range(
     step_ms = int(step_h * HOUR_MS)
     assert (body["source"], body["step_s"], body["unit"]) == (source, step_ms // 1000, "%")
     # Rollup intervals overlapping the range count whole (the first hour or day may start
-    # before it); raw steps hold only readings inside it.
+    # before it, the last may hold readings after its end); raw steps hold only readings
+    # inside it.
     grain = {"raw": 1, "hourly": HOUR_MS, "daily": DAY_MS}[source]
-    first = start - (start - 17 * HOUR_MS % grain) % grain if grain > 1 else start
+    first, last = start, end
+    if grain > 1:
+        first = start - (start - 17 * HOUR_MS % grain) % grain
+        last = end + (17 * HOUR_MS % grain - end) % grain
     expected = _by_step(
-        site.values("sawah-budi", "soil_moisture", first, end), step_ms, offset_h * HOUR_MS
+        site.values("sawah-budi", "soil_moisture", first, last), step_ms, offset_h * HOUR_MS
     )
     assert len(body["points"]) == len(expected) <= points
     for point in body["points"]:
