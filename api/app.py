@@ -13,6 +13,7 @@ from fastapi.responses import JSONResponse
 
 from api.auth import LoginThrottle
 from api.config import ApiConfig
+from api.latest import LatestReadings
 from api.routers import (
     ack,
     admin,
@@ -26,6 +27,7 @@ from api.routers import (
     village_pages,
     web_login,
 )
+from api.ttl_cache import TtlCache
 from registry.store import Registry
 from storage.influx import InfluxDB
 
@@ -53,6 +55,7 @@ def create_app(config: ApiConfig) -> FastAPI:
             password=config.influx.password,
             token=config.influx.token,
         )
+        app.state.latest = LatestReadings(app.state.influx, config.latest_cache_s)
         app.state.registry = Registry(config.registry_url)
         try:
             yield
@@ -69,6 +72,7 @@ def create_app(config: ApiConfig) -> FastAPI:
     )
     # Per application, so each app (and each test's) counts its own failed logins.
     app.state.login_throttle = LoginThrottle()
+    app.state.principals = TtlCache(config.auth_cache_s)
     app.add_exception_handler(RequestValidationError, _invalid_request)
     # Pages and CSV go out compressed: a field page with its charts is ~27 KB, ~7 KB gzipped,
     # on a prepaid phone link.

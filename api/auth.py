@@ -11,7 +11,7 @@ from __future__ import annotations
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from typing import Annotated
 from urllib.parse import urlsplit
 
@@ -21,6 +21,7 @@ from sqlalchemy import ColumnElement, true
 from sqlalchemy.orm import Session
 
 from api.deps import RegistryDep
+from api.ttl_cache import TtlCache
 from registry.access import AuthenticationError, Principal, principal_for_token
 from registry.alerting import Alert
 from registry.models import Field
@@ -67,7 +68,7 @@ def refuse_cross_site(request: Request) -> None:
         raise HTTPException(403, "Permintaan dari situs lain ditolak / cross-site request refused")
 
 
-def _token(
+async def _token(
     request: Request,
     bearer: Annotated[str | None, Depends(_bearer)],
     cookie: Annotated[str | None, Depends(_cookie)],
@@ -83,23 +84,48 @@ def _token(
 TokenDep = Annotated[str, Depends(_token)]
 
 
-def _principal(session: SessionDep, token: TokenDep) -> Principal:
-    try:
+def signed_in(request: Request, session: Session, token: str) -> Principal:
+    """The principal behind a token; raises AuthenticationError.
+
+    Kept ``auth_cache_s`` seconds per API process (api config, 5 by default): most requests
+    then need no registry query at all. Signing out and admin changes made through this
+    process take effect at once; a token revoked or a user changed by another process (the
+    CLI, another API worker) is honoured within those seconds.
+    """
+    principals: TtlCache[str, Principal] = request.app.state.principals
+    principal = principals.get(token)
+    if principal is None:
         principal = principal_for_token(session, token, now_ms=now_ms())
-    except AuthenticationError as exc:
-        raise unauthorized(str(exc)) from None
-    # Ends the transaction either way: the token's last use, when it was due, is written (it
-    # may already be flushed, so "dirty" cannot tell), and no lock outlives the check.
-    session.commit()
+        # Ends the transaction: the token's last use, when it was due, is written (it may
+        # already be flushed, so "dirty" cannot tell), and no lock outlives the check.
+        session.commit()
+        principals.put(token, principal)
     return principal
 
 
-def require(*roles: Role) -> Callable[[Principal], Principal]:
+def forget_token(request: Request, token: str) -> None:
+    """Stop accepting a revoked token in this process at once."""
+    request.app.state.principals.discard(token)
+
+
+def forget_principals(request: Request) -> None:
+    """Read every principal from the registry again (after an admin changed people or fields)."""
+    request.app.state.principals.clear()
+
+
+def _principal(request: Request, session: SessionDep, token: TokenDep) -> Principal:
+    try:
+        return signed_in(request, session, token)
+    except AuthenticationError as exc:
+        raise unauthorized(str(exc)) from None
+
+
+def require(*roles: Role) -> Callable[[Principal], Awaitable[Principal]]:
     """A dependency giving the signed-in principal, 403 unless their role is one of ``roles``."""
     allowed = frozenset(roles)
     names = ", ".join(sorted(allowed))
 
-    def dependency(principal: Annotated[Principal, Depends(_principal)]) -> Principal:
+    async def dependency(principal: Annotated[Principal, Depends(_principal)]) -> Principal:
         if principal.role not in allowed:
             raise HTTPException(
                 403, f"Peran Anda tidak diizinkan / your role may not do this (needs: {names})"

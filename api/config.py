@@ -45,6 +45,10 @@ class ApiConfig(BaseSettings):
     registry_url: str = "sqlite:///.tani/registry.sqlite3"
     # Times on pages are local: WIB 7 (Lampung), WITA 8, WIT 9.
     utc_offset_h: int = Field(default=7, ge=-12, le=14)
+    # Seconds a token's principal is reused (api/auth.py signed_in); 0 asks the registry always.
+    auth_cache_s: float = Field(default=5.0, ge=0, le=60)
+    # Seconds a field's latest readings are reused (api/latest.py); 0 asks InfluxDB every time.
+    latest_cache_s: float = Field(default=10.0, ge=0, le=300)
 
     @classmethod
     def settings_customise_sources(

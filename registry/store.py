@@ -9,7 +9,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, StringConstraints
 from pydantic import Field as PydanticField
-from sqlalchemy import Engine, create_engine, event, select
+from sqlalchemy import URL, Engine, create_engine, event, make_url, select
 from sqlalchemy.orm import Session
 
 from registry import migrate
@@ -79,6 +79,7 @@ class FieldInfo:
     name: str
     village_id: str
     crop: str | None
+    devices: tuple[str, ...] = ()  # ids of the devices placed in the field
 
 
 class RegistryError(Exception):
@@ -104,11 +105,25 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:  # type: ignore[no-untyp
     cursor.close()
 
 
+# The API answers up to 40 requests at once (its thread pool), each holding a connection or
+# two. The default pool (5 + 10 overflow) opened and closed a connection, with its pragmas,
+# for most requests under load.
+POOL_SIZE = 20
+POOL_OVERFLOW = 30
+
+
+def _pool_options(url: URL) -> dict[str, int]:
+    # SQLite in memory has a pool of its own kind, without these settings.
+    if url.get_backend_name() == "sqlite" and url.database in (None, "", ":memory:"):
+        return {}
+    return {"pool_size": POOL_SIZE, "max_overflow": POOL_OVERFLOW}
+
+
 class Registry:
     """The registry database (SQLite file by default, PostgreSQL by URL)."""
 
     def __init__(self, url: str) -> None:
-        self.engine: Engine = create_engine(url)
+        self.engine: Engine = create_engine(url, **_pool_options(make_url(url)))
         if self.engine.dialect.name == "sqlite":
             event.listen(self.engine, "connect", _sqlite_pragmas)
         migrate.upgrade(self.engine)
@@ -164,4 +179,7 @@ class Registry:
             row = session.get(Field, field_id)
             if row is None:
                 return None
-            return FieldInfo(row.id, row.name, row.village_id, row.crop)
+            devices = session.scalars(
+                select(Device.id).where(Device.field_id == field_id).order_by(Device.id)
+            )
+            return FieldInfo(row.id, row.name, row.village_id, row.crop, tuple(devices))

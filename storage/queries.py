@@ -6,20 +6,30 @@ Every query is a constant with ``$name`` placeholders; values are bound through 
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 
 from storage.influx import InfluxDB
 from storage.schema import MEASUREMENT
 from telemetry.quantities import QUANTITIES
 
-# Bounded look-back: ``last()`` over all of history would touch every shard.
+# A day's look-back answers from the newest shard, which is what almost every request needs;
+# a placed device silent longer than that is looked for over LATEST_LOOKBACK, so its last
+# value and its age still show. ``last()`` over all of history would touch every shard.
+RECENT_LOOKBACK = "1d"
 LATEST_LOOKBACK = "30d"
 
-_LATEST_FOR_FIELD = (
-    f'SELECT last("value") AS "value", "quality" FROM "{MEASUREMENT}"'
-    f' WHERE "field_id" = $field_id AND time > now() - {LATEST_LOOKBACK}'
-    ' GROUP BY "quantity", "device_id"'
-)
+
+def _latest_query(lookback: str) -> str:
+    return (
+        f'SELECT last("value") AS "value", "quality" FROM "{MEASUREMENT}"'
+        f' WHERE "field_id" = $field_id AND time > now() - {lookback}'
+        ' GROUP BY "quantity", "device_id"'
+    )
+
+
+LATEST_RECENT_QUERY = _latest_query(RECENT_LOOKBACK)
+LATEST_LONG_QUERY = _latest_query(LATEST_LOOKBACK)
 
 _COUNT_SINCE = (
     f'SELECT count("value") FROM "{MEASUREMENT}"'
@@ -39,10 +49,23 @@ class LatestValue:
     quality: str
 
 
-def latest_for_field(influx: InfluxDB, field_id: str) -> list[LatestValue]:
-    """Latest value of every quantity measured in a field, sorted by quantity."""
+def latest_for_field(
+    influx: InfluxDB, field_id: str, devices: Collection[str] = ()
+) -> list[LatestValue]:
+    """Latest value of every quantity measured in a field, sorted by quantity.
+
+    ``devices`` are the ids of the devices placed in the field: when one of them (or every
+    device) sent nothing within RECENT_LOOKBACK, the look-back is LATEST_LOOKBACK instead.
+    """
+    values = _latest(influx, LATEST_RECENT_QUERY, field_id)
+    if not values or not set(devices) <= {v.device_id for v in values}:
+        values = _latest(influx, LATEST_LONG_QUERY, field_id)
+    return values
+
+
+def _latest(influx: InfluxDB, query: str, field_id: str) -> list[LatestValue]:
     result = []
-    for series in influx.query(_LATEST_FOR_FIELD, {"field_id": field_id}):
+    for series in influx.query(query, {"field_id": field_id}):
         quantity = series.tags["quantity"]
         spec = QUANTITIES.get(quantity)
         for row in series.rows():

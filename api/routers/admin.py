@@ -12,13 +12,21 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, HTTPException, Path
+from fastapi import APIRouter, Depends, HTTPException, Path, Request
 from sqlalchemy import ColumnElement, select, true
 from sqlalchemy.orm import Session
 
 from alerts import rules
 from alerts.rules import RuleIn, RuleName
-from api.auth import AdminUser, CurrentUser, SessionDep, field_scope, now_ms, require
+from api.auth import (
+    AdminUser,
+    CurrentUser,
+    SessionDep,
+    field_scope,
+    forget_principals,
+    now_ms,
+    require,
+)
 from api.deps import MAX_ROW_ID
 from api.schemas import (
     ChannelPublic,
@@ -115,11 +123,12 @@ def list_fields(principal: CurrentUser, session: SessionDep) -> list[FieldPublic
 
 
 @router.post("/fields", response_model=FieldPublic, tags=["places"])
-def upsert_field(data: FieldIn, _: AdminUser, session: SessionDep) -> FieldPublic:
+def upsert_field(data: FieldIn, _: AdminUser, session: SessionDep, request: Request) -> FieldPublic:
     """Add a field or replace every detail of the one with this id."""
     with _refused():
         field = directory.upsert_field(session, data)
     session.commit()
+    forget_principals(request)  # its owner may have changed
     return _field_public(field, data.owner)
 
 
@@ -199,13 +208,14 @@ def create_user(data: UserCreate, _: AdminUser, session: SessionDep) -> UserPubl
 
 @router.put("/users/{username}", response_model=UserPublic, tags=["users"])
 def update_user(
-    username: UsernamePath, data: UserIn, _: AdminUser, session: SessionDep
+    username: UsernamePath, data: UserIn, _: AdminUser, session: SessionDep, request: Request
 ) -> UserPublic:
     """Change a person's name, role, villages or language (a new username renames them)."""
     _user(session, username)
     with _refused():
         user = directory.update_user(session, username, data)
     session.commit()
+    forget_principals(request)
     return _user_public(user)
 
 
@@ -221,11 +231,14 @@ def set_password(
 
 
 @router.delete("/users/{username}", status_code=204, tags=["users"])
-def deactivate_user(username: UsernamePath, _: AdminUser, session: SessionDep) -> None:
+def deactivate_user(
+    username: UsernamePath, _: AdminUser, session: SessionDep, request: Request
+) -> None:
     """Stop a person signing in; their tokens go, their name stays in alert histories."""
     _user(session, username)
     directory.deactivate_user(session, username)
     session.commit()
+    forget_principals(request)
 
 
 @router.post(

@@ -14,6 +14,7 @@ from api.auth import (
     LoginThrottle,
     SessionDep,
     TokenDep,
+    forget_token,
     now_ms,
     unauthorized,
 )
@@ -63,10 +64,13 @@ def login(
 
 
 @router.post("/api/v1/auth/logout", status_code=204)
-def logout(_: CurrentUser, token: TokenDep, session: SessionDep, response: Response) -> None:
+def logout(
+    _: CurrentUser, token: TokenDep, session: SessionDep, request: Request, response: Response
+) -> None:
     """Revoke the token this request came with (and clear the web pages' cookie)."""
     revoke_token(session, token)
     session.commit()
+    forget_token(request, token)
     response.delete_cookie(SESSION_COOKIE)
 
 

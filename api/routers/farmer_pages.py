@@ -25,18 +25,18 @@ from alerts.messages import MessageContext
 from alerts.messages import render as render_message
 from api.auth import SessionDep, alert_scope, field_scope, now_ms
 from api.charts import Chart, Threshold, svg_line_chart
-from api.deps import InfluxDep
+from api.deps import InfluxDep, LatestDep
 from api.i18n import N_, PageLanguage, page_language, render
 from api.routers.alerts import FieldId
 from api.routers.history import dry_thresholds
 from api.routers.web_login import PAGE_HEADERS, PageUser, page_context
 from registry.access import Principal
 from registry.alerting import Alert, AlertRule, AlertState, RuleKind, Scope
-from registry.models import Field, Village
+from registry.models import Device, Field, Village
 from registry.people import User
 from storage.history import HistoryPoint, field_history
 from storage.influx import InfluxDB, InfluxError
-from storage.queries import LatestValue, latest_for_field, recent_readings
+from storage.queries import LatestValue, recent_readings
 from telemetry.quantities import QUANTITIES
 
 router = APIRouter(tags=["web pages"], include_in_schema=False)
@@ -370,6 +370,7 @@ def field_page(
     principal: PageUser,
     session: SessionDep,
     influx: InfluxDep,
+    latest: LatestDep,
 ) -> Response:
     """One field now: moisture for its crop, soil, weather, alerts, charts, CSV download."""
     found = session.execute(
@@ -385,7 +386,8 @@ def field_page(
     now = now_ms()
     limits = field_limits(session, [field])[field.id]
     try:
-        conditions = _conditions(latest_for_field(influx, field.id))
+        devices = session.scalars(select(Device.id).where(Device.field_id == field.id)).all()
+        conditions = _conditions(latest.of_field(field.id, devices))
         charts, rain_points = _charts(influx, field, limits, language, now)
         answered = True
     except InfluxError:

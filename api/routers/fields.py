@@ -8,10 +8,10 @@ from typing import Annotated
 from fastapi import APIRouter, HTTPException, Path
 
 from api.auth import CurrentUser
-from api.deps import InfluxDep, RegistryDep
+from api.deps import LatestDep, RegistryDep
 from api.schemas import FieldLatestPublic, ReadingPublic
 from storage.influx import InfluxError
-from storage.queries import LatestValue, latest_for_field
+from storage.queries import LatestValue
 from telemetry.quantities import QUANTITIES
 
 router = APIRouter(prefix="/api/v1/fields", tags=["fields"])
@@ -21,7 +21,7 @@ FieldId = Annotated[str, Path(pattern=r"^[a-z0-9][a-z0-9_-]{0,62}$", description
 
 @router.get("/{field_id}/latest", response_model=FieldLatestPublic)
 def field_latest(
-    field_id: FieldId, principal: CurrentUser, registry: RegistryDep, influx: InfluxDep
+    field_id: FieldId, principal: CurrentUser, registry: RegistryDep, latest: LatestDep
 ) -> FieldLatestPublic:
     """The latest value, unit and time of every quantity measured in a field."""
     info = registry.field(field_id)
@@ -29,7 +29,7 @@ def field_latest(
     if info is None or not principal.can_see_field(info.id, info.village_id):
         raise HTTPException(404, f"Lahan {field_id!r} tidak ditemukan / field not found")
     try:
-        latest = latest_for_field(influx, field_id)
+        values = latest.of_field(field_id, info.devices)
     except InfluxError as exc:
         raise HTTPException(
             503, f"Basis data tidak menjawab / database unavailable: {exc}"
@@ -39,7 +39,7 @@ def field_latest(
         name=info.name,
         village_id=info.village_id,
         crop=info.crop,
-        readings=[_public(v) for v in latest],
+        readings=[_public(v) for v in values],
     )
 
 

@@ -18,8 +18,10 @@ from api.auth import (
     LoginThrottle,
     SessionDep,
     TokenDep,
+    forget_token,
     now_ms,
     refuse_cross_site,
+    signed_in,
 )
 from api.i18n import N_, page_language, render, templates
 from api.routers.auth import LOGIN_TOKEN_TTL_S
@@ -28,7 +30,6 @@ from registry.access import (
     Principal,
     check_password,
     issue_token,
-    principal_for_token,
     revoke_token,
 )
 from registry.people import Role
@@ -89,7 +90,7 @@ def _sign_in_first(request: Request) -> HTTPException:
     return HTTPException(303, "Perlu masuk / sign in first", headers={"Location": location})
 
 
-def _session_cookie(
+async def _session_cookie(
     request: Request, cookie: Annotated[str | None, Cookie(alias=SESSION_COOKIE)] = None
 ) -> str:
     if not cookie:
@@ -97,7 +98,7 @@ def _session_cookie(
     return cookie
 
 
-def _page_token(cookie: Annotated[str, Depends(_session_cookie)], _: TokenDep) -> str:
+async def _page_token(cookie: Annotated[str, Depends(_session_cookie)], _: TokenDep) -> str:
     # api/auth's token dependency is asked as well for its cross-site refusal (a changing
     # request whose Origin is another site gets 403); its 401 cannot happen here, since
     # _session_cookie (resolved first, in parameter order) already required the cookie.
@@ -109,11 +110,10 @@ PageToken = Annotated[str, Depends(_page_token)]
 
 def _page_user(request: Request, session: SessionDep, token: PageToken) -> Principal:
     try:
-        principal = principal_for_token(session, token, now_ms=now_ms())
+        principal = signed_in(request, session, token)
     except AuthenticationError:
         # Expired, revoked (signed out elsewhere) or deactivated: sign in again.
         raise _sign_in_first(request) from None
-    session.commit()  # the token's last use, as for the API
     request.state.principal = principal  # the page's language may be the person's (api.i18n)
     return principal
 
@@ -144,7 +144,7 @@ def _login_form(
     )
 
 
-def _throttle(request: Request) -> LoginThrottle:
+async def _throttle(request: Request) -> LoginThrottle:
     # The API's own counter: failures through the form and through the API add up.
     return request.app.state.login_throttle
 
@@ -221,6 +221,7 @@ def logout(request: Request, session: SessionDep, token: PageToken) -> Response:
     """Revoke this browser's token (whether or not it was still valid) and clear the cookie."""
     revoke_token(session, token)
     session.commit()
+    forget_token(request, token)
     response = RedirectResponse(LOGIN, status_code=303, headers=PAGE_HEADERS)
     response.delete_cookie(
         SESSION_COOKIE,

@@ -150,7 +150,10 @@ def running_site(tmp_path: Path) -> Iterator[Site]:
             tokens, alerts, links = _seed(session)
         # No InfluxDB: the app's client connects only when a route queries it, and then finds
         # nothing listening (port 9, discard), which the API reports as 503.
-        config = ApiConfig(registry_url=url, influx=InfluxSettings(url="http://127.0.0.1:9"))
+        # No latest-readings cache: each request asks the test's fake readings.
+        config = ApiConfig(
+            registry_url=url, influx=InfluxSettings(url="http://127.0.0.1:9"), latest_cache_s=0
+        )
         app = create_app(config)
         with TestClient(app) as client:
             yield Site(client, registry, tokens, alerts, links)

@@ -11,7 +11,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from api.auth import SESSION_COOKIE, LoginThrottle
-from registry.access import issue_token
+from api.ttl_cache import TtlCache
+from registry.access import issue_token, revoke_token
 from registry.people import ApiToken, User
 from tests.unit.api_support import NOW_MS, PASSWORD, Site, running_site
 
@@ -200,3 +201,39 @@ def test_a_requests_token_use_is_recorded_and_its_transaction_ended(site: Site) 
             select(ApiToken.last_used_ms).where(ApiToken.last_used_ms.is_not(None))
         )
         assert len(list(used)) == 1  # committed, not rolled back with the request's session
+
+
+# -- the short principal cache (api.auth.signed_in) ----------------------------------------------
+
+
+def _cache_with_clock(site: Site) -> _Clock:
+    clock = _Clock()
+    app = site.client.app
+    app.state.principals = TtlCache(app.state.config.auth_cache_s, clock)  # type: ignore[attr-defined]
+    return clock
+
+
+def test_a_token_revoked_by_another_process_is_refused_within_the_cache_time(
+    site: Site,
+) -> None:
+    clock = _cache_with_clock(site)
+    assert site.client.get("/api/v1/me", headers=site.auth("budi")).status_code == 200
+    with Session(site.registry.engine) as session, session.begin():
+        revoke_token(session, site.tokens["budi"])  # as `tani users` would
+    assert site.client.get("/api/v1/me", headers=site.auth("budi")).status_code == 200
+    clock.now += 5.0
+    assert site.client.get("/api/v1/me", headers=site.auth("budi")).status_code == 401
+
+
+def test_signing_out_and_admin_changes_through_the_api_count_at_once(site: Site) -> None:
+    _cache_with_clock(site)  # time stands still: only forgetting can refuse these
+    for user in ("budi", "siti", "ppl"):
+        assert site.client.get("/api/v1/me", headers=site.auth(user)).status_code == 200
+    site.client.post("/api/v1/auth/logout", headers=site.auth("budi"))
+    assert site.client.get("/api/v1/me", headers=site.auth("budi")).status_code == 401
+    gone = site.client.delete("/api/v1/users/siti", headers=site.auth("admin"))
+    assert gone.status_code == 204
+    assert site.client.get("/api/v1/me", headers=site.auth("siti")).status_code == 401
+    moved = {"username": "ppl", "full_name": "PPL", "role": "officer", "villages": ["v2"]}
+    assert site.client.put("/api/v1/users/ppl", json=moved, headers=site.auth("admin")).is_success
+    assert site.client.get("/api/v1/me", headers=site.auth("ppl")).json()["villages"] == ["v2"]

@@ -18,6 +18,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from alerts.default_rules import install_defaults
+from api import latest
 from api.auth import SESSION_COOKIE
 from api.routers import farmer_pages
 from api.routers.farmer_pages import CropLimits, Moisture, field_limits, moisture_state
@@ -38,7 +39,7 @@ class FakeReadings:
         self.moisture = 12.0
         self.age_ms = 10 * 60_000
 
-    def latest(self, _influx: object, field_id: str) -> list[LatestValue]:
+    def latest(self, _influx: object, field_id: str, _devices: object = ()) -> list[LatestValue]:
         at = int(time.time() * 1000) - self.age_ms
         values = {
             "soil_moisture": (self.moisture, "%"),
@@ -98,7 +99,7 @@ def readings() -> FakeReadings:
 
 @pytest.fixture
 def site(tmp_path: Path, readings: FakeReadings, monkeypatch: pytest.MonkeyPatch) -> Iterator[Site]:
-    monkeypatch.setattr(farmer_pages, "latest_for_field", readings.latest)
+    monkeypatch.setattr(latest, "latest_for_field", readings.latest)
     monkeypatch.setattr(farmer_pages, "field_history", readings.history)
     monkeypatch.setattr(farmer_pages, "recent_readings", readings.recent)
     with running_site(tmp_path) as site:
@@ -224,7 +225,7 @@ def test_database_down_says_so(site: Site, monkeypatch: pytest.MonkeyPatch) -> N
     def down(*_args: object, **_kw: object) -> None:
         raise InfluxUnavailable("connection refused")
 
-    monkeypatch.setattr(farmer_pages, "latest_for_field", down)
+    monkeypatch.setattr(latest, "latest_for_field", down)
     monkeypatch.setattr(farmer_pages, "recent_readings", down)
     page = _get(site, "budi", "/lahan/sawah-budi?lang=en")
     assert page.status_code == 503

@@ -20,6 +20,7 @@ from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from alerts.default_rules import install_defaults
+from api import latest
 from api.auth import SESSION_COOKIE
 from api.routers import farmer_pages, history, village_pages
 from registry.models import Field
@@ -67,7 +68,7 @@ def fake_summary(
 @pytest.fixture
 def site(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Site]:
     readings = FakeReadings()
-    monkeypatch.setattr(farmer_pages, "latest_for_field", readings.latest)
+    monkeypatch.setattr(latest, "latest_for_field", readings.latest)
     monkeypatch.setattr(farmer_pages, "field_history", readings.history)
     monkeypatch.setattr(farmer_pages, "recent_readings", readings.recent)
     monkeypatch.setattr(village_pages, "village_summary", fake_summary)

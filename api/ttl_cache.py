@@ -1,0 +1,53 @@
+"""A small thread-safe cache whose entries expire after a fixed number of seconds."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from typing import Generic, TypeVar
+
+K = TypeVar("K")
+V = TypeVar("V")
+
+# Beyond this many entries, expired ones are dropped before a new one is kept.
+MAX_ENTRIES = 10_000
+
+
+class TtlCache(Generic[K, V]):
+    """Values kept ``ttl_s`` seconds each (0: nothing is kept), at most MAX_ENTRIES of them."""
+
+    def __init__(self, ttl_s: float, clock: Callable[[], float] = time.monotonic) -> None:
+        self.ttl_s = ttl_s
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._kept: dict[K, tuple[float, V]] = {}
+
+    def get(self, key: K) -> V | None:
+        """The value kept for ``key`` if it has not expired, else None."""
+        with self._lock:
+            kept = self._kept.get(key)
+        if kept is None or self._clock() >= kept[0]:
+            return None
+        return kept[1]
+
+    def put(self, key: K, value: V) -> None:
+        """Keep ``value`` for ``ttl_s`` seconds."""
+        if self.ttl_s <= 0:
+            return
+        now = self._clock()
+        with self._lock:
+            if len(self._kept) >= MAX_ENTRIES:
+                fresh = {k: v for k, v in self._kept.items() if now < v[0]}
+                self._kept = fresh if len(fresh) < MAX_ENTRIES else {}
+            self._kept[key] = (now + self.ttl_s, value)
+
+    def discard(self, key: K) -> None:
+        """Forget ``key`` now."""
+        with self._lock:
+            self._kept.pop(key, None)
+
+    def clear(self) -> None:
+        """Forget everything now."""
+        with self._lock:
+            self._kept.clear()
