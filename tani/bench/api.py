@@ -7,8 +7,9 @@ with the same parameters (``dataset.json`` records a complete load; ``--fresh`` 
 Then the real API (``tani api``, its own process) answers concurrent clients
 (:mod:`tani.bench.api_load`):
 
-- reference: the InfluxQL of "latest conditions" (``storage.queries``) sent straight to
-  influxd's ``/query`` by the same number of clients, for random fields;
+- reference: the InfluxQL of "latest conditions" (``storage.queries``, the day's look-back
+  the API sends when every device of a field reported that day) sent straight to influxd's
+  ``/query`` by the same number of clients, for random fields;
 - ``GET /api/v1/fields/{id}/latest``, random fields, each with its farmer's token;
 - ``GET /api/v1/villages/{id}/summary?period=month``, random villages, with the village
   office's token, when the running API has that route (its OpenAPI document says).
@@ -33,7 +34,7 @@ import httpx
 
 from registry.store import Registry
 from storage.influx import InfluxDB
-from storage.queries import _LATEST_FOR_FIELD  # the very query the API sends
+from storage.queries import LATEST_RECENT_QUERY
 from storage.schema import PRECISION
 from tani.bench.api_data import (
     DATABASE,
@@ -184,7 +185,7 @@ def _measure_all(
             "/query",
             {
                 "db": DATABASE,
-                "q": _LATEST_FOR_FIELD,
+                "q": LATEST_RECENT_QUERY,
                 "params": json.dumps(query),
                 "epoch": PRECISION,
             },
