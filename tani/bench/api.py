@@ -32,6 +32,7 @@ from typing import Any
 
 import httpx
 
+from api.config import ApiConfig
 from registry.store import Registry
 from storage.influx import InfluxDB
 from storage.queries import LATEST_RECENT_QUERY
@@ -43,6 +44,7 @@ from tani.bench.api_data import (
     Loaded,
     Params,
     People,
+    catch_up,
     check_rollups,
     field_ids,
     load,
@@ -144,11 +146,6 @@ def _iso(time_ms: int) -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time_ms / 1000))
 
 
-def _has_summary(api_url: str) -> bool:
-    spec = httpx.get(f"{api_url}/openapi.json", timeout=30).json()
-    return SUMMARY_PATH in spec.get("paths", {})
-
-
 def _cores(
     pids: dict[str, int], run: Callable[[], dict[str, Any]]
 ) -> tuple[dict[str, Any], dict[str, float]]:
@@ -170,7 +167,9 @@ def _measure_all(
     who: People,
     clients: int,
     requests: int,
+    only_latest: bool = False,
 ) -> dict[str, Any]:
+    """The reference, latest conditions and the monthly summary (or latest alone)."""
     fields = [f for f, _ in field_ids(params)]
     villages = [village_id(v) for v in range(params.villages)]
     pids = {
@@ -211,7 +210,16 @@ def _measure_all(
         }
         return {"what": what, **figures, "cpu_cores_used": cores, "cpu_ms_per_request": per_request}
 
-    result: dict[str, Any] = {
+    latest = timed(
+        "GET /api/v1/fields/{id}/latest, random fields, the owner's token",
+        api_url,
+        api_latest,
+        requests,
+        2,
+    )
+    if only_latest:
+        return {"api_latest": latest}
+    return {
         "influx_latest_reference": timed(
             "GET influxd /query with the API's latest-conditions InfluxQL, random fields",
             stack.influx_url,
@@ -219,29 +227,16 @@ def _measure_all(
             requests,
             1,
         ),
-        "api_latest": timed(
-            "GET /api/v1/fields/{id}/latest, random fields, the owner's token",
-            api_url,
-            api_latest,
-            requests,
-            2,
-        ),
-    }
-    if _has_summary(api_url):
-        result["api_summary_month"] = timed(
+        "api_latest": latest,
+        "api_summary_month": timed(
             "GET /api/v1/villages/{id}/summary?period=month, random villages, the village "
             "office's token",
             api_url,
             summary,
             _summary_requests(clients, requests),
             3,
-        )
-    else:
-        result["api_summary_month"] = {
-            "summary": "not available",
-            "why": f"the API has no {SUMMARY_PATH} route yet (api/routers/history.py)",
-        }
-    return result
+        ),
+    }
 
 
 def _summary_requests(clients: int, requests: int) -> int:
@@ -275,9 +270,14 @@ def run(
         registry = Registry(registry_url)
         try:
             reused = loaded is not None
+            caught_up_days = 0
             if loaded is None:
                 loaded = load(stack.influx_url, registry, params, time.time_ns() // 1_000_000)
-                loaded.save(state_dir)
+            else:
+                loaded, caught_up_days = catch_up(
+                    stack.influx_url, registry, loaded, time.time_ns() // 1_000_000
+                )
+            loaded.save(state_dir)
             rollup_check = check_rollups(stack.influx_url, loaded)
             who = people(registry, params, time.time_ns() // 1_000_000)
         finally:
@@ -296,22 +296,42 @@ def run(
                 "client_model": "closed loop: each client sends its next request as soon as "
                 "the previous answer arrived (threads, one keep-alive httpx client each)",
                 "api": "tani api (uvicorn, 1 process)",
+                "api_caches": {
+                    "latest_cache_s": ApiConfig().latest_cache_s,
+                    "auth_cache_s": ApiConfig().auth_cache_s,
+                    "off_in": "api_latest_without_caches",
+                },
                 "api_code": _code_version(),
                 "waited_for_influxd_idle_s": round(settled_s, 1),
                 "state_dir": str(state_dir),
             },
-            "dataset": {**_dataset(loaded, reused), "rollup_check": rollup_check},
+            "dataset": {
+                **_dataset(loaded, reused),
+                "caught_up_days": caught_up_days,
+                "rollup_check": rollup_check,
+            },
         }
         config_path = state_dir / "api.toml"
-        config_path.write_text(
-            api_toml(api_port, stack.influx_url, DATABASE, mqtt_port, registry_url)
-        )
         api_url = f"http://127.0.0.1:{api_port}"
         try:
+            config_path.write_text(
+                api_toml(api_port, stack.influx_url, DATABASE, mqtt_port, registry_url)
+            )
             with api_server(config_path, api_port, state_dir / "api.log") as server:
                 result.update(
                     _measure_all(stack, api_url, server.pid, params, who, clients, requests)
                 )
+            # The same requests with the API's caches off: what each request costs in full.
+            config_path.write_text(
+                api_toml(
+                    api_port, stack.influx_url, DATABASE, mqtt_port, registry_url, caches=False
+                )
+            )
+            with api_server(config_path, api_port, state_dir / "api.log") as server:
+                uncached = _measure_all(
+                    stack, api_url, server.pid, params, who, clients, requests, only_latest=True
+                )
+            result["api_latest_without_caches"] = uncached["api_latest"]
         except (RuntimeError, httpx.HTTPError) as exc:
             # The data set stays (and is reused next time); say what failed instead of nothing.
             result["error"] = f"measuring the API failed: {exc}"

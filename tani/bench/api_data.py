@@ -27,7 +27,7 @@ from __future__ import annotations
 import json
 import time
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from multiprocessing import get_context
 from pathlib import Path
 from typing import Any
@@ -279,8 +279,7 @@ def load(url: str, registry: Registry, params: Params, now_ms: int) -> Loaded:
     specs = series_specs(registry.placements())
     # The range ends at the last local midnight, so "latest" is minutes to a day old; days are
     # local (WIB) days, so each day's daily rollup is made from that day's readings alone.
-    offset_ms = _UTC_OFFSET_H * HOUR_MS
-    end_ms = now_ms - (now_ms + offset_ms) % DAY_MS
+    end_ms = _last_midnight(now_ms)
     start_ms = end_ms - params.days * DAY_MS
     days = list(range(start_ms, end_ms, DAY_MS))
     started = time.monotonic()
@@ -303,6 +302,37 @@ def load(url: str, registry: Registry, params: Params, now_ms: int) -> Loaded:
         rollup_points=points,
         rollup_s=round(rollup_s, 3),
     )
+
+
+def _last_midnight(now_ms: int) -> int:
+    return now_ms - (now_ms + _UTC_OFFSET_H * HOUR_MS) % DAY_MS
+
+
+def catch_up(url: str, registry: Registry, loaded: Loaded, now_ms: int) -> tuple[Loaded, int]:
+    """Write the days between a reused set's end and the last local midnight, readings and
+    rollups, as a live site would have them; (the set as it now is, days added).
+
+    Without it a set loaded weeks ago would have no reading in the last day, and "latest"
+    would be measured on sensors that all fell silent.
+    """
+    end_ms = _last_midnight(now_ms)
+    days = list(range(loaded.end_ms, end_ms, DAY_MS))
+    if not days:
+        return loaded, 0
+    specs = series_specs(registry.placements())
+    readings, requests, retries = _write_all(url, loaded.params, specs, days, rollups=False)
+    points, _, rollup_retries = _write_all(url, loaded.params, specs, days, rollups=True)
+    added = count_readings(url, since_ms=loaded.end_ms)
+    grown = replace(
+        loaded,
+        end_ms=end_ms,
+        readings=loaded.readings + readings,
+        stored=loaded.stored + added,
+        requests=loaded.requests + requests,
+        write_retries=loaded.write_retries + retries + rollup_retries,
+        rollup_points=loaded.rollup_points + points,
+    )
+    return grown, len(days)
 
 
 _CHECK = (
@@ -360,11 +390,14 @@ def _by_series(series: list[Any]) -> dict[tuple[str, str, int], dict[str, Any]]:
     return rows
 
 
-def count_readings(url: str) -> int:
-    """How many readings the bench database holds."""
+def count_readings(url: str, since_ms: int = 0) -> int:
+    """How many readings the bench database holds (from ``since_ms`` on)."""
     influx = InfluxDB(url, DATABASE, timeout_s=600)
     try:
-        series = influx.query('SELECT count("value") FROM "reading"')
+        series = influx.query(
+            'SELECT count("value") FROM "reading" WHERE time >= $since_ms * 1000000',
+            {"since_ms": since_ms},
+        )
     finally:
         influx.close()
     return sum(int(row["count"]) for s in series for row in s.rows())

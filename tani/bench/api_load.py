@@ -38,13 +38,21 @@ class Call:
     token: str | None = None
 
 
-def api_toml(port: int, influx_url: str, database: str, mqtt_port: int, registry_url: str) -> str:
-    """An API config file for the bench stack."""
+def api_toml(
+    port: int,
+    influx_url: str,
+    database: str,
+    mqtt_port: int,
+    registry_url: str,
+    caches: bool = True,
+) -> str:
+    """An API config file for the bench stack (its caches at their defaults, or off)."""
     return "\n".join(
         [
             'host = "127.0.0.1"',
             f"port = {port}",
             f'registry_url = "{registry_url}"',
+            *([] if caches else ["latest_cache_s = 0", "auth_cache_s = 0"]),
             "[influx]",
             f'url = "{influx_url}"',
             f'database = "{database}"',
