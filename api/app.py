@@ -55,8 +55,10 @@ def create_app(config: ApiConfig) -> FastAPI:
             password=config.influx.password,
             token=config.influx.token,
         )
-        app.state.latest = LatestReadings(app.state.influx, config.latest_cache_s)
         app.state.registry = Registry(config.registry_url)
+        app.state.latest = LatestReadings(
+            app.state.influx, app.state.registry, config.latest_cache_s
+        )
         try:
             yield
         finally:

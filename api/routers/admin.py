@@ -27,7 +27,7 @@ from api.auth import (
     now_ms,
     require,
 )
-from api.deps import MAX_ROW_ID
+from api.deps import MAX_ROW_ID, LatestDep
 from api.schemas import (
     ChannelPublic,
     DevicePublic,
@@ -123,12 +123,15 @@ def list_fields(principal: CurrentUser, session: SessionDep) -> list[FieldPublic
 
 
 @router.post("/fields", response_model=FieldPublic, tags=["places"])
-def upsert_field(data: FieldIn, _: AdminUser, session: SessionDep, request: Request) -> FieldPublic:
+def upsert_field(
+    data: FieldIn, _: AdminUser, session: SessionDep, request: Request, latest: LatestDep
+) -> FieldPublic:
     """Add a field or replace every detail of the one with this id."""
     with _refused():
         field = directory.upsert_field(session, data)
     session.commit()
     forget_principals(request)  # its owner may have changed
+    latest.forget_fields()
     return _field_public(field, data.owner)
 
 
@@ -163,11 +166,14 @@ def upsert_gateway(data: GatewayIn, _: AdminUser, session: SessionDep) -> Gatewa
 
 
 @router.post("/devices", response_model=DevicePublic, tags=["places"])
-def upsert_device(data: DeviceIn, _: AdminUser, session: SessionDep) -> DevicePublic:
+def upsert_device(
+    data: DeviceIn, _: AdminUser, session: SessionDep, latest: LatestDep
+) -> DevicePublic:
     """Add a device or move it to another field (a registry change, never a re-flash)."""
     with _refused():
         device = directory.upsert_device(session, data)
     session.commit()
+    latest.forget_fields()
     return _device_public(device)
 
 

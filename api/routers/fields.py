@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, HTTPException, Path
 
 from api.auth import CurrentUser
-from api.deps import LatestDep, RegistryDep
+from api.deps import LatestDep
 from api.schemas import FieldLatestPublic, ReadingPublic
 from storage.influx import InfluxError
 from storage.queries import LatestValue
@@ -20,11 +20,9 @@ FieldId = Annotated[str, Path(pattern=r"^[a-z0-9][a-z0-9_-]{0,62}$", description
 
 
 @router.get("/{field_id}/latest", response_model=FieldLatestPublic)
-def field_latest(
-    field_id: FieldId, principal: CurrentUser, registry: RegistryDep, latest: LatestDep
-) -> FieldLatestPublic:
+def field_latest(field_id: FieldId, principal: CurrentUser, latest: LatestDep) -> FieldLatestPublic:
     """The latest value, unit and time of every quantity measured in a field."""
-    info = registry.field(field_id)
+    info = latest.field(field_id)
     # A field the caller may not see is "not found" too, so field ids leak nothing.
     if info is None or not principal.can_see_field(info.id, info.village_id):
         raise HTTPException(404, f"Lahan {field_id!r} tidak ditemukan / field not found")
