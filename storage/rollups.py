@@ -2,9 +2,12 @@
 
 ``reading_1h`` and ``reading_1d`` hold, per series (every tag of ``reading``) and interval, the
 ``mean``, ``min``, ``max`` and ``count`` of ``value`` and, for rain (millimetres since the
-previous reading), their ``sum``. Readings flagged ``bad`` (outside what the sensor can report
-at all) are left out: one broken-probe value would otherwise own a month's maximum. Days start
-at local midnight (``utc_offset_h``; Indonesia has no daylight saving time).
+previous reading), their ``sum``. ``reading_1d`` also holds ``hours``: how many of the day's
+hours had a reading (the count of its ``reading_1h`` rows), so a month's completeness is read
+from 30 daily rows per series instead of 720 hourly ones. Readings flagged ``bad`` (outside
+what the sensor can report at all) are left out: one broken-probe value would otherwise own a
+month's maximum. Days start at local midnight (``utc_offset_h``; Indonesia has no daylight
+saving time).
 
 Who keeps them current:
 
@@ -94,29 +97,59 @@ _STATS = (
     ' count("value") AS "count"'
 )
 _RAIN = 'sum("value") AS "sum"'
+_HOURS = 'count("count") AS "hours"'
 _NOT_BAD = "\"quality\" != 'bad'"
 _IS_RAIN = f"\"quantity\" = '{RAIN_QUANTITY}'"
-# (CQ name suffix, aggregates, condition): statistics of every quantity, and the rain sum.
-_AGGREGATIONS = (("", _STATS, _NOT_BAD), ("_rain", _RAIN, f"{_NOT_BAD} AND {_IS_RAIN}"))
+_RAW = f'"{MEASUREMENT}"'
+_HOURLY = f'"{ROLLUP_RETENTION_POLICY}"."{HOURLY_MEASUREMENT}"'
+# Integer fields (as a CQ writes a count); the statistics are floats even when whole.
+_INTEGER_FIELDS = frozenset({"count", "hours"})
+
+
+@dataclass(frozen=True, slots=True)
+class _Aggregation:
+    suffix: str  # of the CQ's name
+    aggregates: str
+    source: str
+    condition: str | None
+
+
+# Statistics of every quantity and the rain sum, from the readings; for days, also the hours
+# with readings, from the hourly rollup (computed first: grains run finest first).
+_FROM_READINGS = (
+    _Aggregation("", _STATS, _RAW, _NOT_BAD),
+    _Aggregation("_rain", _RAIN, _RAW, f"{_NOT_BAD} AND {_IS_RAIN}"),
+)
+_DAY_HOURS = _Aggregation("_hours", _HOURS, _HOURLY, None)
 # Rollup fields by (sorted tags, interval start).
 _Points = dict[tuple[tuple[tuple[str, str], ...], int], dict[str, float | int]]
 
 
-def _select(aggregates: str, where: str, group_by: str, into: str = "") -> str:
+def _aggregations(grain: _Grain) -> tuple[_Aggregation, ...]:
+    return _FROM_READINGS + ((_DAY_HOURS,) if grain.measurement == DAILY_MEASUREMENT else ())
+
+
+def _select(aggregation: _Aggregation, window: str | None, group_by: str, into: str = "") -> str:
+    conditions = [c for c in (aggregation.condition, window) if c]
+    where = f" WHERE {' AND '.join(conditions)}" if conditions else ""
     return (
-        f'SELECT {aggregates}{into} FROM "{MEASUREMENT}" WHERE {where}'
+        f"SELECT {aggregation.aggregates}{into} FROM {aggregation.source}{where}"
         f" GROUP BY {group_by}, * fill(none)"
     )
 
 
 def continuous_queries(database: str, layout: StorageLayout) -> list[tuple[str, str]]:
-    """The (name, CREATE statement) of every continuous query that keeps rollups on 1.x."""
+    """The (name, CREATE statement) of every continuous query that keeps rollups on 1.x.
+
+    The daily ``hours`` CQ may run before the day's last hourly one; ``RESAMPLE FOR 2d``
+    recomputes that day a day later, and ingest's :class:`Rollup` job within the hour.
+    """
     result = []
     for grain in _grains(layout):
         into = f' INTO "{database}"."{ROLLUP_RETENTION_POLICY}"."{grain.measurement}"'
-        for suffix, aggregates, where in _AGGREGATIONS:
-            name = grain.measurement + suffix
-            body = _select(aggregates, where, grain.group_by, into)
+        for aggregation in _aggregations(grain):
+            name = grain.measurement + aggregation.suffix
+            body = _select(aggregation, None, grain.group_by, into)
             result.append(
                 (
                     name,
@@ -184,8 +217,8 @@ class Rollup:
         """Line protocol for every series and interval that has readings in [start, end)."""
         window = f"time >= '{_rfc3339(start_ms)}' AND time < '{_rfc3339(end_ms)}'"
         points: _Points = {}
-        for _, aggregates, where in _AGGREGATIONS:
-            query = _select(aggregates, f"{where} AND {window}", grain.group_by)
+        for aggregation in _aggregations(grain):
+            query = _select(aggregation, window, grain.group_by)
             for series in self._influx.query(query):
                 _collect(series, points)
         for (tags, time_ms), fields in points.items():
@@ -208,9 +241,9 @@ def _line(
     time_ms: int,
 ) -> str:
     tag_text = "".join(f",{_escape_tag(k)}={_escape_tag(v)}" for k, v in tags)
-    # count is an integer field (as a CQ writes it); the statistics are floats even when whole.
     field_text = ",".join(
-        f"{k}={int(v)}i" if k == "count" else f"{k}={float(v)!r}" for k, v in sorted(fields.items())
+        f"{k}={int(v)}i" if k in _INTEGER_FIELDS else f"{k}={float(v)!r}"
+        for k, v in sorted(fields.items())
     )
     return f"{measurement}{tag_text} {field_text} {time_ms}"
 

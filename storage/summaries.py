@@ -33,7 +33,7 @@ from typing import Any
 from storage.history import HOUR_MS
 from storage.influx import InfluxDB
 from storage.rollups import RAIN_QUANTITY
-from storage.schema import DAILY_MEASUREMENT, HOURLY_MEASUREMENT
+from storage.schema import DAILY_MEASUREMENT
 from storage.schema import ROLLUP_RETENTION_POLICY as _RP
 
 SOIL_MOISTURE = "soil_moisture"
@@ -49,11 +49,13 @@ _DAILY = (
 )
 
 
-# Hours with data per series (device and quantity): a count of hourly rollup rows. Counting
-# distinct hours across series needs a subquery, ten times slower on 1.6 (measured: 1 s for a
-# month of 20 fields with 10 quantities each), hence the definitions above.
+# Hours with data per series (device and quantity): the sum of the daily rollups' ``hours``
+# (hourly rows counted when the day was rolled up), 30 rows per series for a month where
+# counting the hourly rows themselves read 720 (measured on 1.6: 92 ms for a month of 20
+# fields with 10 quantities each). Counting distinct hours across series needs a subquery,
+# slower still, hence the definitions above.
 _SERIES_HOURS = (
-    f'SELECT count("count") AS "hours" FROM "{_RP}"."{HOURLY_MEASUREMENT}"'
+    f'SELECT sum("hours") AS "hours" FROM "{_RP}"."{DAILY_MEASUREMENT}"'
     f' WHERE "village_id" = $village_id AND {_WINDOW}'
     ' GROUP BY "field_id", "gateway_id", "device_id", "quantity"'
 )

@@ -253,6 +253,9 @@ class Loaded:
     load_s: float
     rollup_points: int
     rollup_s: float
+    # Daily rollups carry ``hours`` (storage.rollups); a set loaded before they did gets its
+    # rollups written again.
+    daily_hours: bool = False
 
     def save(self, state_dir: Path) -> None:
         (state_dir / MARKER).write_text(json.dumps(asdict(self), indent=2) + "\n")
@@ -301,6 +304,7 @@ def load(url: str, registry: Registry, params: Params, now_ms: int) -> Loaded:
         load_s=round(load_s, 3),
         rollup_points=points,
         rollup_s=round(rollup_s, 3),
+        daily_hours=True,
     )
 
 
@@ -313,13 +317,19 @@ def catch_up(url: str, registry: Registry, loaded: Loaded, now_ms: int) -> tuple
     rollups, as a live site would have them; (the set as it now is, days added).
 
     Without it a set loaded weeks ago would have no reading in the last day, and "latest"
-    would be measured on sensors that all fell silent.
+    would be measured on sensors that all fell silent. A set loaded before daily rollups had
+    ``hours`` gets all its rollups written again first.
     """
+    specs = series_specs(registry.placements())
+    if not loaded.daily_hours:
+        started = time.monotonic()
+        days = list(range(loaded.start_ms, loaded.end_ms, DAY_MS))
+        _write_all(url, loaded.params, specs, days, rollups=True)
+        loaded = replace(loaded, daily_hours=True, rollup_s=round(time.monotonic() - started, 3))
     end_ms = _last_midnight(now_ms)
     days = list(range(loaded.end_ms, end_ms, DAY_MS))
     if not days:
         return loaded, 0
-    specs = series_specs(registry.placements())
     readings, requests, retries = _write_all(url, loaded.params, specs, days, rollups=False)
     points, _, rollup_retries = _write_all(url, loaded.params, specs, days, rollups=True)
     added = count_readings(url, since_ms=loaded.end_ms)

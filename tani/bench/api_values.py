@@ -164,11 +164,18 @@ def day_lines(params: Params, specs: list[SeriesSpec], day_ms: int) -> Iterator[
         yield "\n".join(chunk)
 
 
-def _rollup_line(measurement: str, tags: str, values: list[float], rain: bool, time_ms: int) -> str:
-    # As storage.rollups writes them: fields sorted, count an integer, the rest floats.
+def _rollup_line(
+    measurement: str,
+    tags: str,
+    values: list[float],
+    rain: bool,
+    time_ms: int,
+    hours: int | None = None,
+) -> str:
+    # As storage.rollups writes them: fields sorted, count and hours integers, the rest floats.
     fields = (
-        f"count={len(values)}i,max={max(values)!r},mean={sum(values) / len(values)!r},"
-        f"min={min(values)!r}"
+        f"count={len(values)}i{'' if hours is None else f',hours={hours}i'},max={max(values)!r},"
+        f"mean={sum(values) / len(values)!r},min={min(values)!r}"
     )
     if rain:
         fields += f",sum={sum(values)!r}"
@@ -190,7 +197,7 @@ def day_rollup_lines(params: Params, specs: list[SeriesSpec], day_ms: int) -> It
             )
             for h, ks in hours.items()
         ]
-        chunk.append(_rollup_line(DAILY_MEASUREMENT, tags, values, rain, day_ms))
+        chunk.append(_rollup_line(DAILY_MEASUREMENT, tags, values, rain, day_ms, len(hours)))
         if len(chunk) >= BATCH_LINES:
             yield from _batches(chunk)
             chunk = chunk[len(chunk) // BATCH_LINES * BATCH_LINES :]

@@ -60,11 +60,13 @@ def _rollups(influx: InfluxWriter, measurement: str) -> dict[tuple[str, int], di
 
 
 def _expected(points: list[tuple[str, float, int]], step_ms: int, offset_ms: int) -> dict:
-    groups: dict[tuple[str, int], list[float]] = defaultdict(list)
+    """Rollup fields of good readings; days also count their hours with readings."""
+    groups: dict[tuple[str, int], list[tuple[float, int]]] = defaultdict(list)
     for quantity, value, time_ms in points:
-        groups[(quantity, time_ms - (time_ms - offset_ms) % step_ms)].append(value)
+        groups[(quantity, time_ms - (time_ms - offset_ms) % step_ms)].append((value, time_ms))
     expected = {}
-    for (quantity, start), values in groups.items():
+    for (quantity, start), found in groups.items():
+        values = [v for v, _ in found]
         fields: dict[str, Any] = {
             "mean": sum(values) / len(values),
             "min": min(values),
@@ -73,6 +75,8 @@ def _expected(points: list[tuple[str, float, int]], step_ms: int, offset_ms: int
         }
         if quantity == "rain":
             fields["sum"] = sum(values)
+        if step_ms > HOUR_MS:
+            fields["hours"] = len({t - t % HOUR_MS for _, t in found})
         expected[(quantity, start)] = fields
     return expected
 
@@ -112,7 +116,13 @@ def test_ensure_creates_database_retention_and_continuous_queries_idempotently(
             for row in s.rows()
         }
 
-    assert set(cqs()) == {"reading_1h", "reading_1h_rain", "reading_1d", "reading_1d_rain"}
+    assert set(cqs()) == {
+        "reading_1h",
+        "reading_1h_rain",
+        "reading_1d",
+        "reading_1d_rain",
+        "reading_1d_hours",
+    }
     assert "GROUP BY time(1d, 17h), *" in cqs()["reading_1d"]  # local midnight, WIB
 
     # The site moves to WITA: the daily CQs are replaced, not duplicated.
@@ -123,7 +133,7 @@ def test_ensure_creates_database_retention_and_continuous_queries_idempotently(
         moved.ensure_database()
     finally:
         moved.close()
-    assert len(cqs()) == 4
+    assert len(cqs()) == 5
     assert "GROUP BY time(1d, 16h), *" in cqs()["reading_1d"]
 
 
@@ -215,8 +225,10 @@ def test_continuous_queries_compute_what_the_rollup_job_computes(writer: InfluxW
     start = f"{hour - 27 * HOUR_MS}ms"
     for _, statement in continuous_queries(writer.database, writer.layout):
         body = statement[statement.index(" BEGIN ") + 7 : statement.rindex(" END")]
-        where, group_by = body.split(" GROUP BY ")
-        writer.execute(f"{where} AND time >= {start} AND time < {now_ms}ms GROUP BY {group_by}")
+        select, group_by = body.split(" GROUP BY ")
+        window = f"time >= {start} AND time < {now_ms}ms"
+        where = f"{select} AND {window}" if " WHERE " in select else f"{select} WHERE {window}"
+        writer.execute(f"{where} GROUP BY {group_by}")
     by_cq = (_rollups(writer, HOURLY_MEASUREMENT), _rollups(writer, DAILY_MEASUREMENT))
     _assert_matches(by_cq[0], _expected(points, HOUR_MS, 0))
     _assert_matches(by_cq[1], _expected(points, 24 * HOUR_MS, 17 * HOUR_MS))

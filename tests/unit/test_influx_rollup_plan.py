@@ -20,13 +20,23 @@ def test_daily_rollups_start_at_local_midnight(offset_h: int, group_by: str) -> 
 
 def test_continuous_queries_write_into_the_rollup_policy_and_sum_only_rain() -> None:
     queries = dict(continuous_queries("tani", StorageLayout()))
-    assert set(queries) == {"reading_1h", "reading_1h_rain", "reading_1d", "reading_1d_rain"}
+    assert set(queries) == {
+        "reading_1h",
+        "reading_1h_rain",
+        "reading_1d",
+        "reading_1d_rain",
+        "reading_1d_hours",
+    }
     hourly, rain = queries["reading_1h"], queries["reading_1h_rain"]
     assert hourly.startswith('CREATE CONTINUOUS QUERY "reading_1h" ON "tani" RESAMPLE FOR 2h ')
     assert 'INTO "tani"."rollup"."reading_1h" FROM "reading"' in hourly
     assert "sum(" not in hourly and "\"quality\" != 'bad'" in hourly
     assert 'sum("value") AS "sum"' in rain and "\"quantity\" = 'rain'" in rain
     assert "RESAMPLE FOR 2d" in queries["reading_1d"]
+    # A day's hours with readings: its hourly rollup rows, counted.
+    hours = queries["reading_1d_hours"]
+    assert 'SELECT count("count") AS "hours" INTO "tani"."rollup"."reading_1d"' in hours
+    assert 'FROM "rollup"."reading_1h" GROUP BY time(24h, 17h), *' in hours
 
 
 @pytest.mark.parametrize(
