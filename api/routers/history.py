@@ -21,7 +21,7 @@ from alerts.default_rules import dry_threshold
 from alerts.local_time import local_moment
 from api.auth import CurrentUser, SessionDep, now_ms
 from api.config import ApiConfig
-from api.deps import ConfigDep, InfluxDep
+from api.deps import ConfigDep, InfluxDep, VillageNumbersDep
 from api.schemas_history import (
     FieldSummaryPublic,
     HistoryPointPublic,
@@ -29,12 +29,13 @@ from api.schemas_history import (
     StatsPublic,
     VillageSummaryPublic,
 )
+from api.village_numbers import VillageNumbers
 from registry.access import Principal
 from registry.alerting import Alert, AlertRule, RuleKind, Scope
 from registry.models import Device, Field, Village
 from storage.history import DEFAULT_POINTS, MAX_POINTS, MIN_POINTS, RangeError, field_history
 from storage.influx import InfluxDB, InfluxError
-from storage.summaries import SOIL_MOISTURE, FieldSpec, Stats, village_summary
+from storage.summaries import SOIL_MOISTURE, FieldSpec, Stats
 from telemetry.quantities import QUANTITIES
 
 router = APIRouter(prefix="/api/v1", tags=["history"])
@@ -282,7 +283,7 @@ def build_village_summary(
     principal: Principal,
     session: Session,
     config: ApiConfig,
-    influx: InfluxDB,
+    numbers: VillageNumbers,
 ) -> VillageSummaryPublic:
     """A village's summary for the week or month holding ``start`` (default: today, local);
     404 unless the principal may see the village. Web pages share it with the JSON API."""
@@ -307,7 +308,7 @@ def build_village_summary(
     thresholds = dry_thresholds(session, fields)
     specs = [FieldSpec(f.id, thresholds[f.id], tuple(devices.get(f.id, ()))) for f in fields]
     try:
-        summaries = village_summary(influx, village_id, start_ms, end_ms, specs, now_ms=now)
+        summaries = numbers.summaries(village_id, start_ms, end_ms, specs, now_ms=now)
     except InfluxError as exc:
         raise _unavailable(exc) from None
     raised = _alert_counts(session, Alert.opened_ms, ids, start_ms, end_ms)
@@ -346,13 +347,13 @@ def get_village_summary(
     principal: CurrentUser,
     session: SessionDep,
     config: ConfigDep,
-    influx: InfluxDep,
+    numbers: VillageNumbersDep,
     period: Period = "week",
     start: PeriodStart = None,
 ) -> VillageSummaryPublic:
     """Rainfall, soil moisture and temperature, dry days, alerts, data completeness and sensor
     uptime of every field of a village over the week or month holding ``start``."""
-    return build_village_summary(village_id, period, start, principal, session, config, influx)
+    return build_village_summary(village_id, period, start, principal, session, config, numbers)
 
 
 @router.get("/villages/{village_id}/summary.csv", response_class=Response, responses=_CSV_RESPONSE)
@@ -361,12 +362,12 @@ def get_village_summary_csv(
     principal: CurrentUser,
     session: SessionDep,
     config: ConfigDep,
-    influx: InfluxDep,
+    numbers: VillageNumbersDep,
     period: Period = "week",
     start: PeriodStart = None,
 ) -> Response:
     """The same summary as a CSV download, one row per field."""
-    summary = build_village_summary(village_id, period, start, principal, session, config, influx)
+    summary = build_village_summary(village_id, period, start, principal, session, config, numbers)
     stats = ("mean", "min", "max")
     header = [
         *["field_id", "name", "crop", "rainfall_mm"],

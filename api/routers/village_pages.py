@@ -21,7 +21,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from api.auth import SessionDep, alert_scope, now_ms
-from api.deps import ConfigDep, InfluxDep
+from api.deps import ConfigDep, InfluxDep, VillageNumbersDep
 from api.routers.farmer_pages import (
     DAY_MS,
     FieldRow,
@@ -228,7 +228,7 @@ def summary_page(
     principal: PageUser,
     session: SessionDep,
     config: ConfigDep,
-    influx: InfluxDep,
+    numbers: VillageNumbersDep,
     periode: Annotated[str, Query(pattern="^(minggu|bulan)$")] = "minggu",
     mulai: Annotated[date | None, Query()] = None,
 ) -> Response:
@@ -243,7 +243,7 @@ def summary_page(
     first, after = period_bounds(kind, day)
     try:
         summary: VillageSummaryPublic | None = build_village_summary(
-            village_id, kind, day, principal, session, config, influx
+            village_id, kind, day, principal, session, config, numbers
         )
     except HTTPException as exc:
         if exc.status_code != 503:

@@ -52,7 +52,7 @@ def api_toml(
             'host = "127.0.0.1"',
             f"port = {port}",
             f'registry_url = "{registry_url}"',
-            *([] if caches else ["latest_cache_s = 0", "auth_cache_s = 0"]),
+            *([] if caches else ["latest_cache_s = 0", "auth_cache_s = 0", "summary_cache_s = 0"]),
             "[influx]",
             f'url = "{influx_url}"',
             f'database = "{database}"',

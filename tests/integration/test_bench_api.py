@@ -23,7 +23,13 @@ from tests.conftest import require_stack_binaries, stack_processes
 pytestmark = pytest.mark.integration
 
 TINY = {"fields": 2, "days": 2, "interval_min": 60, "clients": 2, "requests": 20}
-RUNS = ("influx_latest_reference", "api_latest", "api_latest_without_caches", "api_summary_month")
+RUNS = (
+    "influx_latest_reference",
+    "api_latest",
+    "api_summary_month",
+    "api_latest_without_caches",
+    "api_summary_month_without_caches",
+)
 
 
 def test_bench_api_prints_every_figure_and_reuses_its_data(tmp_path: Path) -> None:

@@ -150,9 +150,12 @@ def running_site(tmp_path: Path) -> Iterator[Site]:
             tokens, alerts, links = _seed(session)
         # No InfluxDB: the app's client connects only when a route queries it, and then finds
         # nothing listening (port 9, discard), which the API reports as 503.
-        # No latest-readings cache: each request asks the test's fake readings.
+        # No caches: each request asks the test's fake readings and summaries.
         config = ApiConfig(
-            registry_url=url, influx=InfluxSettings(url="http://127.0.0.1:9"), latest_cache_s=0
+            registry_url=url,
+            influx=InfluxSettings(url="http://127.0.0.1:9"),
+            latest_cache_s=0,
+            summary_cache_s=0,
         )
         app = create_app(config)
         with TestClient(app) as client:

@@ -20,9 +20,9 @@ from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from alerts.default_rules import install_defaults
-from api import latest
+from api import latest, village_numbers
 from api.auth import SESSION_COOKIE
-from api.routers import farmer_pages, history, village_pages
+from api.routers import farmer_pages, village_pages
 from registry.models import Field
 from storage.influx import InfluxUnavailable
 from storage.summaries import FieldSpec, FieldSummary, Stats
@@ -72,7 +72,7 @@ def site(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Site]:
     monkeypatch.setattr(farmer_pages, "field_history", readings.history)
     monkeypatch.setattr(farmer_pages, "recent_readings", readings.recent)
     monkeypatch.setattr(village_pages, "village_summary", fake_summary)
-    monkeypatch.setattr(history, "village_summary", fake_summary)
+    monkeypatch.setattr(village_numbers, "village_summary", fake_summary)
     with running_site(tmp_path) as site:
         with Session(site.registry.engine) as session:
             install_defaults(session)
@@ -209,7 +209,7 @@ def test_database_down(site: Site, monkeypatch: pytest.MonkeyPatch) -> None:
     def down(*_args: object, **_kw: object) -> None:
         raise InfluxUnavailable("connection refused")
 
-    monkeypatch.setattr(history, "village_summary", down)
+    monkeypatch.setattr(village_numbers, "village_summary", down)
     monkeypatch.setattr(village_pages, "village_summary", down)
     monkeypatch.setattr(farmer_pages, "recent_readings", down)
     summary = _get(site, "desa1", "/desa/v1/ringkasan?lang=en")
