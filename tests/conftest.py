@@ -46,7 +46,6 @@ def require_stack_binaries() -> None:
     """Fail (never skip) the test when the Debian packages of the stack are missing."""
     try:
         find_binary(None, "mosquitto", "mosquitto")
-        find_binary(None, "mosquitto_passwd", "mosquitto")
         find_binary(None, "influxd", "influxdb")
     except MissingBinaryError as exc:
         pytest.fail(

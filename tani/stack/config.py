@@ -38,7 +38,6 @@ class StackConfig:
     influx_rpc_port: int = DEFAULT_INFLUX_RPC_PORT
     # None means "look it up in PATH and the sbin directories".
     mosquitto_bin: str | None = None
-    mosquitto_passwd_bin: str | None = None
     influxd_bin: str | None = None
 
     def __post_init__(self) -> None:

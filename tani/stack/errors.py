@@ -12,7 +12,7 @@ class StackConfigError(StackError, ValueError):
 
 
 class MissingBinaryError(StackError):
-    """A program of the stack (mosquitto, mosquitto_passwd, influxd) is not installed."""
+    """A program of the stack (mosquitto, influxd) is not installed."""
 
     def __init__(self, program: str, package: str) -> None:
         self.program = program

@@ -133,14 +133,11 @@ class Stack:
         """
         bins = {
             MOSQUITTO: find_binary(self.config.mosquitto_bin, "mosquitto", "mosquitto"),
-            "mosquitto_passwd": find_binary(
-                self.config.mosquitto_passwd_bin, "mosquitto_passwd", "mosquitto"
-            ),
             INFLUXD: find_binary(self.config.influxd_bin, "influxd", "influxdb"),
         }
         self.paths.make_dirs()
         with process.locked(self.paths.lock_file):
-            self._sync_users(bins["mosquitto_passwd"], force=not self.paths.password_file.exists())
+            self._sync_users(force=not self.paths.password_file.exists())
             configs = {
                 MOSQUITTO: mosquitto.render_config(
                     self.config, self.paths, run_as_root=os.geteuid() == 0
@@ -222,7 +219,7 @@ class Stack:
                 return users.credentials(table, username)
             table[username] = users.new_user(role)
             users.save_users(self.paths.users_file, table)
-            self._sync_users(self._passwd_bin(), force=True)
+            self._sync_users(force=True)
             creds = users.credentials(table, username)
             self._reload_mosquitto(creds)
         logger.info("mqtt user added", extra={"mqtt_user": username, "role": role})
@@ -239,7 +236,7 @@ class Stack:
             if table.pop(username, None) is None:
                 return False
             users.save_users(self.paths.users_file, table)
-            self._sync_users(self._passwd_bin(), force=True)
+            self._sync_users(force=True)
             self._reload_mosquitto(None)
         logger.info("mqtt user removed", extra={"mqtt_user": username})
         return True
@@ -250,17 +247,14 @@ class Stack:
 
     # -- internals --------------------------------------------------------------------------
 
-    def _passwd_bin(self) -> str:
-        return find_binary(self.config.mosquitto_passwd_bin, "mosquitto_passwd", "mosquitto")
-
-    def _sync_users(self, passwd_bin: str, force: bool) -> None:
+    def _sync_users(self, force: bool) -> None:
         """Derive Mosquitto's password file and ACL from the users file (caller holds lock)."""
         table = users.load_users(self.paths.users_file)
         if users.ensure_probe_user(table) or not self.paths.users_file.exists():
             users.save_users(self.paths.users_file, table)
             force = True
         if force or not self.paths.acl_file.exists():
-            users.write_password_file(table, self.paths.password_file, passwd_bin)
+            users.write_password_file(table, self.paths.password_file)
             process.write_atomic(self.paths.acl_file, users.render_acl(table), mode=0o600)
 
     def _reload_mosquitto(self, check: MqttCredentials | None) -> None:

@@ -7,11 +7,11 @@ password file and ACL Mosquitto reads are derived from it and rewritten whenever
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
-import os
 import re
 import secrets
-import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -29,6 +29,9 @@ _PROBE_ROLE = "probe"
 # A gateway name is one MQTT topic level of tani/v1/<gateway_id>/..., and a line of the
 # password file ("name:hash") and of the ACL ("user name"): no / + # : whitespace or NUL.
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+# Mosquitto 2's own defaults for "$7$" hashes (src/password_mosq.c).
+_PBKDF2_ITERATIONS = 101
+_SALT_BYTES = 12
 TOPIC_ROOT = "tani"
 TOPIC_PREFIX = "tani/v1"
 
@@ -113,26 +116,22 @@ def render_acl(users: dict[str, dict[str, str]]) -> str:
     return "\n".join(lines)
 
 
-def write_password_file(users: dict[str, dict[str, str]], path: Path, passwd_bin: str) -> None:
-    """Write Mosquitto's hashed password file with ``mosquitto_passwd -U``."""
-    plain = path.with_name(path.name + ".plain")
-    write_atomic(
-        plain, "".join(f"{n}:{u['password']}\n" for n, u in sorted(users.items())), mode=0o600
-    )
-    try:
-        result = subprocess.run(
-            [passwd_bin, "-U", str(plain)], capture_output=True, text=True, timeout=60, check=False
-        )
-        if result.returncode != 0:
-            raise StackError(
-                f"mosquitto_passwd failed (exit {result.returncode}) on {plain}: "
-                f"{(result.stderr or result.stdout).strip()}"
-            )
-        os.chmod(plain, 0o600)
-        os.replace(plain, path)
-    finally:
-        if plain.exists():
-            plain.unlink()
+def hash_password(password: str, salt: bytes | None = None) -> str:
+    """A Mosquitto 2 password-file hash: ``$7$`` PBKDF2-SHA512, 101 iterations, 12-byte salt.
+
+    The format ``mosquitto_passwd`` writes, computed here so that a server whose broker runs in
+    a container (docker compose) can have gateways added without Mosquitto installed.
+    """
+    salt = secrets.token_bytes(_SALT_BYTES) if salt is None else salt
+    digest = hashlib.pbkdf2_hmac("sha512", password.encode(), salt, _PBKDF2_ITERATIONS)
+    encoded = (base64.b64encode(part).decode() for part in (salt, digest))
+    return f"$7${_PBKDF2_ITERATIONS}$" + "$".join(encoded)
+
+
+def write_password_file(users: dict[str, dict[str, str]], path: Path) -> None:
+    """Write Mosquitto's hashed password file (mode 0600) for every user."""
+    text = "".join(f"{n}:{hash_password(u['password'])}\n" for n, u in sorted(users.items()))
+    write_atomic(path, text, mode=0o600)
 
 
 def credentials(users: dict[str, dict[str, str]], username: str) -> MqttCredentials:

@@ -10,6 +10,7 @@ What Mosquitto 2.0.11 does, as these tests pin down:
 
 from __future__ import annotations
 
+import base64
 import json
 import socket
 import subprocess
@@ -26,7 +27,8 @@ import paho.mqtt.client as mqtt
 import pytest
 from paho.mqtt.reasoncodes import ReasonCode
 
-from tani.stack import MqttCredentials, MqttUserError, PortInUseError, Stack
+from tani.stack import MqttCredentials, MqttUserError, PortInUseError, Stack, users
+from tani.stack.config import find_binary
 
 pytestmark = pytest.mark.integration
 
@@ -278,3 +280,14 @@ def test_port_in_use_is_reported_and_nothing_is_left(
     assert time.monotonic() - started < 10
     # Mosquitto had started before influxd failed; up() stopped it again.
     assert stack_processes(private_stack.paths.root) == []
+
+
+def test_password_hashes_are_the_ones_mosquitto_passwd_writes(tmp_path: Path) -> None:
+    """Our PBKDF2 hash of a known salt matches Mosquitto's own tool, byte for byte."""
+    passwd = find_binary(None, "mosquitto_passwd", "mosquitto")
+    plain = tmp_path / "passwd"
+    plain.write_text("gw-1:rahasia-sawah\n")
+    subprocess.run([passwd, "-U", str(plain)], check=True, capture_output=True)
+    theirs = plain.read_text().strip().split(":", 1)[1]
+    salt = base64.b64decode(theirs.split("$")[3])
+    assert users.hash_password("rahasia-sawah", salt) == theirs
