@@ -9,7 +9,8 @@ stderr and exit code 2; ``--json`` prints rows for scripts.
 from __future__ import annotations
 
 import sys
-from typing import TYPE_CHECKING, Annotated, Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
 
@@ -193,16 +194,60 @@ def gateways_add(
     gateway_id: Annotated[str, typer.Argument(help="Id; also its MQTT username.")],
     name: Annotated[str, typer.Option(help="Name, e.g. 'Pi balai desa'.")],
     village: VillageOpt = None,
+    field: Annotated[
+        str | None, typer.Option(help="A field it serves: the gateway is put in its village.")
+    ] = None,
+    state_dir: Annotated[
+        Path, typer.Option(envvar="TANI_STATE_DIR", help="The local stack (`tani stack`).")
+    ] = Path(".tani"),
+    mqtt_dir: Annotated[
+        Path | None,
+        typer.Option(help="A broker's users directory instead (docker compose: data/mqtt)."),
+    ] = None,
+    broker: Annotated[
+        str | None, typer.Option(help="HOST[:PORT] the Pi connects to (default: the stack's).")
+    ] = None,
+    tls: Annotated[bool, typer.Option(help="The Pi connects with TLS.")] = False,
     registry_url: RegistryUrl = DEFAULT_URL,
     as_json: AsJson = False,
 ) -> None:
-    """Add a gateway, or update the one with this id."""
-    from registry.directory import GatewayIn, upsert_gateway
+    """Register a gateway, give it an MQTT login and print the config file for its Pi."""
+    from registry.directory import GatewayIn, require_row, upsert_gateway
+    from registry.models import Field
+    from tani import onboarding
+    from tani.stack import StackError
 
-    data = parse(GatewayIn, id=gateway_id, name=name, village_id=village)
     with registry_session(registry_url) as session:
+        if field is not None:
+            village = require_row(session, Field, field, "Lahan", "field").village_id
+        data = parse(GatewayIn, id=gateway_id, name=name, village_id=village)
         row = _gateway_row(upsert_gateway(session, data))
-    show_one(row, as_json)
+    host, port = _broker_address(broker)
+    try:
+        if mqtt_dir is not None:
+            if host is None:
+                _refuse("--broker HOST[:PORT] is needed with --mqtt-dir (the Pi's view).")
+            creds = onboarding.add_login_in_dir(mqtt_dir, gateway_id, "gateway")
+            reload = "docker compose kill -s HUP mosquitto"
+        else:
+            creds, stack_host, stack_port = onboarding.add_login_on_stack(state_dir, gateway_id)
+            host, port = host or stack_host, port or stack_port
+            reload = None
+    except StackError as exc:
+        _refuse(f"Login MQTT gagal / MQTT login not created: {exc}")
+    config = onboarding.gateway_config_text(gateway_id, creds, host, port or 1883, tls=tls)
+    if as_json:
+        show_one({**row, "mqtt_username": creds.username, "config": config}, True)
+        return
+    show_one(row, False)
+    typer.echo(f"\n# --- gateway.toml ---\n{config}# --- end ---", err=False)
+    if reload:
+        typer.echo(f"Muat ulang broker / reload the broker: {reload}", err=True)
+    typer.echo(
+        f"Pasang perangkat / place its devices: tani devices add {gateway_id} soil-1 "
+        f"--kind modbus_soil --field {field or '<field>'}",
+        err=True,
+    )
 
 
 @devices_app.command("list")
@@ -235,6 +280,20 @@ def devices_add(
     with registry_session(registry_url) as session:
         row = _device_row(upsert_device(session, data))
     show_one(row, as_json)
+
+
+def _broker_address(broker: str | None) -> tuple[str | None, int | None]:
+    if broker is None:
+        return None, None
+    host, _, port = broker.rpartition(":") if ":" in broker else (broker, "", "")
+    if port and not port.isdigit():
+        _refuse(f"--broker {broker!r}: the port must be a number (HOST or HOST:PORT).")
+    return host, int(port) if port else None
+
+
+def _refuse(message: str) -> NoReturn:
+    typer.echo(message, err=True)
+    raise typer.Exit(2)
 
 
 # -- users ---------------------------------------------------------------------------------------
