@@ -208,6 +208,9 @@ def gateways_add(
         str | None, typer.Option(help="HOST[:PORT] the Pi connects to (default: the stack's).")
     ] = None,
     tls: Annotated[bool, typer.Option(help="The Pi connects with TLS.")] = False,
+    mqtt: Annotated[
+        bool, typer.Option("--mqtt/--no-mqtt", help="Also give it an MQTT login (default).")
+    ] = True,
     registry_url: RegistryUrl = DEFAULT_URL,
     as_json: AsJson = False,
 ) -> None:
@@ -222,6 +225,9 @@ def gateways_add(
             village = require_row(session, Field, field, "Lahan", "field").village_id
         data = parse(GatewayIn, id=gateway_id, name=name, village_id=village)
         row = _gateway_row(upsert_gateway(session, data))
+    if not mqtt:
+        show_one(row, as_json)
+        return
     host, port = _broker_address(broker)
     try:
         if mqtt_dir is not None:

@@ -102,7 +102,11 @@ def test_places_are_added_and_listed(url: str) -> None:
         "--lon",
         "104.48",
     )
-    ok(url, "gateways", "add", "gw-1", "--name", "Pi balai desa", "--village", "bumi-agung")
+    ok(
+        url,
+        *("gateways", "add", "gw-1", "--name", "Pi balai desa", "--village", "bumi-agung"),
+        "--no-mqtt",
+    )
     ok(url, "devices", "add", "gw-1", "soil-1", "--kind", "modbus_soil")
     ok(url, "devices", "add", "gw-1", "soil-1", "--kind", "modbus_soil", "--field", "sawah-1")
 
