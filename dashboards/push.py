@@ -43,6 +43,10 @@ class GrafanaPushError(Exception):
     """A push failed; the message says what to check or do, for whoever runs the push."""
 
 
+class _NotFound(GrafanaPushError):
+    """Grafana answered 404; callers that look an object up turn this into "absent"."""
+
+
 @dataclass(frozen=True, slots=True)
 class Change:
     """What a push did to one Grafana object."""
@@ -219,10 +223,6 @@ def _get_or_none(url: str, what: str, get: Callable[[], Any]) -> Any:
         return None
 
 
-class _NotFound(GrafanaPushError):
-    """Grafana answered 404; callers that look an object up turn this into "absent"."""
-
-
 def _call(url: str, doing: str, request: Callable[[], Any]) -> Any:
     """Run one grafana_client request; turn its failures into messages an operator can act on."""
     try:
@@ -270,6 +270,11 @@ def _client_error(url: str, doing: str, exc: GrafanaClientError) -> GrafanaPushE
         return GrafanaPushError(
             f"Grafana at {url} denied {doing} (403: {said}): give the service account the Admin "
             "role, which data sources need (Editor suffices for folders and dashboards)"
+        )
+    if exc.status_code == 409:
+        return GrafanaPushError(
+            f"Grafana at {url} refused {doing} (409: {said}): an object of that name exists "
+            "there under another uid; rename or delete it in Grafana, then push again"
         )
     if exc.status_code == 412 and response.get("status") == "version-mismatch":
         return GrafanaPushError(

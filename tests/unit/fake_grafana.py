@@ -12,6 +12,7 @@ import copy
 import json
 import re
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -19,6 +20,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 TOKEN = "glsa_tani_test_token"
+VIEWER_TOKEN = "glsa_viewer_token"  # a service account with the Viewer role: reads only
 
 
 @dataclass(frozen=True)
@@ -41,6 +43,7 @@ class GrafanaState:
     # Dashboards a person saves in Grafana's UI right after the push read them (a race).
     saved_by_someone_after_read: set[str] = field(default_factory=set)
     next_id: int = 1
+    answer_delay_s: float = 0.0  # how long each answer takes (an overloaded Grafana)
 
     def new_id(self) -> int:
         """Grafana's auto-incrementing numeric id."""
@@ -195,11 +198,17 @@ class _Handler(BaseHTTPRequestHandler):
         state = self.api.state
         with _LOCK:
             state.requests.append(Request(self.command, self.path, body))
-            if self.headers.get("Authorization") != f"Bearer {TOKEN}":
+            token = self.headers.get("Authorization", "")
+            if token not in (f"Bearer {TOKEN}", f"Bearer {VIEWER_TOKEN}"):
                 status, answer = _error(401, "Invalid API key", messageId="api-keys.invalid")
+            elif token == f"Bearer {VIEWER_TOKEN}" and self.command != "GET":
+                status, answer = _error(
+                    403, "You'll need additional permissions to perform this action."
+                )
             else:
                 status, answer = self.api.route(self.command, self.path, body)
             data = json.dumps(answer).encode()
+        time.sleep(state.answer_delay_s)
         self.send_response(status)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(data)))

@@ -16,7 +16,7 @@ import pytest
 
 from dashboards.push import Change, GrafanaPushError, push
 from tani.stack import free_ports
-from tests.unit.fake_grafana import TOKEN, GrafanaState, Request, fake_grafana
+from tests.unit.fake_grafana import TOKEN, VIEWER_TOKEN, GrafanaState, Request, fake_grafana
 
 DATASOURCE: dict[str, Any] = {
     "uid": "tani-influx",
@@ -187,6 +187,42 @@ def test_wrong_token_says_to_check_the_service_account_token() -> None:
     assert "service account token" in str(caught.value)
     assert url in str(caught.value)
     assert state.writes() == []
+
+
+def test_token_without_write_rights_says_which_role_is_needed() -> None:
+    with fake_grafana() as (url, state), pytest.raises(GrafanaPushError, match="403") as caught:
+        _push(url, token=VIEWER_TOKEN)
+
+    assert "creating data source 'Tani InfluxDB'" in str(caught.value)
+    assert "Admin role" in str(caught.value)
+    assert state.datasources == {}
+
+
+def test_datasource_name_taken_under_another_uid_says_what_to_do() -> None:
+    with fake_grafana() as (url, state):
+        _push(url, datasource={**DATASOURCE, "uid": "made-by-hand"}, dashboards=[])
+        with pytest.raises(GrafanaPushError, match="409") as caught:
+            _push(url)
+
+    assert "rename or delete it in Grafana" in str(caught.value)
+    assert set(state.datasources) == {"made-by-hand"}
+
+
+def test_slow_grafana_is_a_timeout_error() -> None:
+    with fake_grafana() as (url, state):
+        state.answer_delay_s = 1.0
+        with pytest.raises(GrafanaPushError, match="did not answer in time"):
+            push(url, TOKEN, DATASOURCE, FOLDER_UID, FOLDER_TITLE, [], timeout_s=0.2)
+
+
+def test_objects_without_uid_are_refused_before_any_request() -> None:
+    with fake_grafana() as (url, state):
+        with pytest.raises(ValueError, match="uid"):
+            _push(url, dashboards=[{"title": "Tanpa uid"}])
+        with pytest.raises(ValueError, match="uid"):
+            _push(url, datasource={**DATASOURCE, "uid": ""})
+
+    assert state.requests == []
 
 
 def test_unreachable_grafana_names_the_url_to_check() -> None:
