@@ -1,0 +1,230 @@
+"""What the Tani Hub dashboards share: units, thresholds, template variables, query pieces.
+
+Every number shown against a threshold comes from the alert rules (``alerts/default_rules.py``)
+and every unit from the quantity catalogue (``telemetry/quantities.py``), so a dashboard never
+disagrees with the alerts or the API.
+"""
+
+from __future__ import annotations
+
+from grafana_foundation_sdk.builders import dashboard as dash
+from grafana_foundation_sdk.models import units
+from grafana_foundation_sdk.models.dashboard import (
+    Dashboard,
+    DashboardLinkType,
+    Threshold,
+    ThresholdsMode,
+    VariableHide,
+    VariableOption,
+    VariableRefresh,
+    VariableSort,
+)
+
+from alerts.default_rules import DEFAULT_RULES, WATERLOGGED
+from dashboards.influxql import datasource_ref
+from registry.alerting import RuleKind
+from storage.schema import (
+    DAILY_MEASUREMENT,
+    DEVICE_HEALTH,
+    GATEWAY_HEALTH,
+    HOURLY_MEASUREMENT,
+    MEASUREMENT,
+    ROLLUP_RETENTION_POLICY,
+)
+from telemetry.quantities import QUANTITIES
+
+# The catalogue's wire units as Grafana unit ids; units Grafana lacks get a custom suffix.
+GRAFANA_UNITS: dict[str, str] = {
+    "%": units.Percent,
+    "degC": units.Celsius,
+    "uS/cm": "suffix: µS/cm",
+    "pH": units.NoUnit,
+    "mg/kg": "suffix: mg/kg",
+    "hPa": units.Hectopascals,
+    "m/s": units.MetersPerSecond,
+    "deg": units.Degrees,
+    "mm": units.Millimeter,
+    "W/m2": units.WattPerSquareMeter,
+}
+
+# Quoted InfluxQL sources, from the schema's names.
+RAW = f'"{MEASUREMENT}"'
+HOURLY = f'"{ROLLUP_RETENTION_POLICY}"."{HOURLY_MEASUREMENT}"'
+DAILY = f'"{ROLLUP_RETENTION_POLICY}"."{DAILY_MEASUREMENT}"'
+GATEWAYS = f'"{GATEWAY_HEALTH}"'
+DEVICES = f'"{DEVICE_HEALTH}"'
+# Readings outside what a sensor can report are left out of charts, as the rollups leave them.
+NOT_BAD = "\"quality\" != 'bad'"
+
+# Template variables as panels' queries use them. A single-value variable is inserted as it is
+# (tag values are registry ids: no quotes or backslashes), a multi-value one as an escaped
+# regex alternation, hence the =~ /^...$/ form.
+VILLAGE = "\"village_id\" = '$village'"
+FIELD = "\"field_id\" = '$field'"
+FIELDS = '"field_id" =~ /^$field$/'
+GATEWAY = '"gateway_id" =~ /^$gateway$/'
+
+TAGS = ("tani", "tani-hub")
+FOLDER_UID = "tani-hub"
+FOLDER_TITLE = "Tani Hub"
+
+
+def grafana_unit(quantity: str) -> str:
+    """The Grafana unit id for a catalogue quantity."""
+    return GRAFANA_UNITS[QUANTITIES[quantity].unit]
+
+
+def _rule_threshold(name: str) -> float:
+    for rule in DEFAULT_RULES:
+        if rule.name == name and rule.threshold is not None:
+            return rule.threshold
+    raise KeyError(f"no default rule {name!r} with a threshold")
+
+
+def dry_thresholds() -> dict[str, float]:
+    """Each crop's dry-soil threshold (%) from the default rules, by crop id."""
+    return {
+        rule.scope_value: rule.threshold
+        for rule in DEFAULT_RULES
+        if rule.kind is RuleKind.BELOW
+        and rule.quantity == "soil_moisture"
+        and rule.scope_value is not None
+        and rule.threshold is not None
+    }
+
+
+# Rice is most of the district's fields, and the crop that tolerates drying least (FAO-56 p =
+# 0.20): its limit is the line drawn on moisture charts; descriptions list the others.
+PADI_DRY = _rule_threshold("padi-tanah-kering")
+PADI_HOT = _rule_threshold("padi-panas")
+
+
+def moisture_thresholds() -> dash.ThresholdsConfig:
+    """Red below rice's dry threshold, green up to waterlogged, blue above."""
+    return (
+        dash.ThresholdsConfig()
+        .mode(ThresholdsMode.ABSOLUTE)
+        .steps(
+            [
+                Threshold(value=None, color="red"),
+                Threshold(value=PADI_DRY, color="green"),
+                Threshold(value=WATERLOGGED, color="blue"),
+            ]
+        )
+    )
+
+
+def heat_thresholds() -> dash.ThresholdsConfig:
+    """Green below rice's heat-stress temperature, red from it."""
+    return (
+        dash.ThresholdsConfig()
+        .mode(ThresholdsMode.ABSOLUTE)
+        .steps([Threshold(value=None, color="green"), Threshold(value=PADI_HOT, color="red")])
+    )
+
+
+def plain_thresholds() -> dash.ThresholdsConfig:
+    """One neutral colour: a quantity without an alert threshold."""
+    return (
+        dash.ThresholdsConfig()
+        .mode(ThresholdsMode.ABSOLUTE)
+        .steps([Threshold(value=None, color="green")])
+    )
+
+
+def moisture_note() -> str:
+    """The dry thresholds of every crop, for panel descriptions."""
+    crops = ", ".join(f"{crop} {value:g} %" for crop, value in sorted(dry_thresholds().items()))
+    return (
+        f"Lines: dry below {PADI_DRY:g} % (padi), waterlogged above {WATERLOGGED:g} %, as the "
+        f"default alert rules. Dry thresholds by crop: {crops}."
+    )
+
+
+def _query_variable(name: str, label: str, query: str, description: str) -> dash.QueryVariable:
+    return (
+        dash.QueryVariable(name)
+        .label(label)
+        .description(description)
+        .datasource(datasource_ref())
+        .query(query)
+        .refresh(VariableRefresh.ON_DASHBOARD_LOAD)
+        .sort(VariableSort.ALPHABETICAL_ASC)
+    )
+
+
+def village_variable() -> dash.QueryVariable:
+    """``$village``: one village id, from the readings' tags."""
+    return _query_variable(
+        "village",
+        "Desa",
+        f'SHOW TAG VALUES FROM {RAW} WITH KEY = "village_id"',
+        "Village (registry id) whose fields are shown.",
+    )
+
+
+def field_variable(*, multi: bool) -> dash.QueryVariable:
+    """``$field``: fields of ``$village``; ``multi`` allows several and All."""
+    variable = _query_variable(
+        "field",
+        "Lahan",
+        f'SHOW TAG VALUES FROM {RAW} WITH KEY = "field_id" WHERE {VILLAGE}',
+        "Field (registry id) of the chosen village.",
+    )
+    if multi:
+        variable = variable.multi(True).include_all(True)
+    return variable
+
+
+def gateway_variable() -> dash.QueryVariable:
+    """``$gateway``: gateways that sent a health report; several or All."""
+    return (
+        _query_variable(
+            "gateway",
+            "Gateway",
+            f'SHOW TAG VALUES FROM {GATEWAYS} WITH KEY = "gateway_id"',
+            "Gateways that have sent at least one health report.",
+        )
+        .multi(True)
+        .include_all(True)
+    )
+
+
+def api_url_variable(default: str) -> dash.TextBoxVariable:
+    """``$api_url``: where people reach the Tani Hub web pages (for links out of Grafana)."""
+    return (
+        dash.TextBoxVariable("api_url")
+        .label("Alamat Tani Hub")
+        .description("Base URL of the Tani Hub API and web pages, as people's browsers reach it.")
+        .default_value(default)
+        .current(VariableOption(selected=True, text=default, value=default))
+        .hide(VariableHide.HIDE_VARIABLE)
+    )
+
+
+def link_to_other_dashboards() -> dash.DashboardLink:
+    """A drop-down of the other Tani Hub dashboards, keeping time range and variables."""
+    return (
+        dash.DashboardLink("Dasbor Tani Hub")
+        .type(DashboardLinkType.DASHBOARDS)
+        .tags(list(TAGS[:1]))
+        .as_dropdown(True)
+        .include_vars(True)
+        .keep_time(True)
+    )
+
+
+def numbered(dashboard: Dashboard) -> Dashboard:
+    """``dashboard`` with its panels (rows and theirs included) numbered 1, 2, ... in order.
+
+    Grafana needs ids unique within a dashboard (links, "view panel", repeats use them); the
+    builders leave them unset, and every row at 0.
+    """
+    next_id = 1
+    for panel in dashboard.panels or []:
+        panel.id_val = next_id
+        next_id += 1
+        for inner in getattr(panel, "panels", None) or []:
+            inner.id_val = next_id
+            next_id += 1
+    return dashboard

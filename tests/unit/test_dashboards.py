@@ -1,0 +1,261 @@
+"""The Grafana dashboards as code: they parse with the SDK's own models, say what they should,
+query only what the schema has, and the committed provisioning tree is what the code writes."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+import typer
+import yaml
+from grafana_foundation_sdk.models.dashboard import Dashboard, Panel
+from typer.testing import CliRunner
+
+from alerts.default_rules import DEFAULT_RULES, WATERLOGGED
+from dashboards.catalog import all_dashboard_json, all_dashboards, dashboard_json
+from dashboards.influxql import InfluxQLQuery, ResultFormat, register
+from dashboards.provisioning import influx_datasource, tree
+from tani.cli_grafana import grafana_app
+from telemetry.quantities import QUANTITIES
+
+REPO = Path(__file__).resolve().parents[2]
+DEPLOYED = REPO / "deploy" / "grafana"
+
+# What storage/schema.py documents: measurement -> fields; and the tags.
+FIELDS = {
+    "reading": {"value", "quality", "seq"},
+    "gateway_health": {
+        "uptime_s",
+        "outbox_depth",
+        "waiting_for_clock",
+        "readings_sent",
+        "readings_thinned",
+        "clock_trusted",
+        "devices_online",
+        "devices_offline",
+    },
+    "device_health": {"online", "errors"},
+    "rollup.reading_1h": {"mean", "min", "max", "count", "sum"},
+    "rollup.reading_1d": {"mean", "min", "max", "count", "sum", "hours"},
+}
+TAGS = {
+    "reading": {"gateway_id", "device_id", "quantity", "field_id", "village_id", "crop"},
+    "gateway_health": {"gateway_id"},
+    "device_health": {"gateway_id", "device_id"},
+}
+TAGS["rollup.reading_1h"] = TAGS["rollup.reading_1d"] = TAGS["reading"]
+GRAFANA_UNIT_IDS = {
+    "soil_moisture": "percent",
+    "soil_temperature": "celsius",
+    "air_temperature": "celsius",
+    "air_humidity": "percent",
+    "air_pressure": "pressurehpa",
+    "wind_speed": "velocityms",
+    "wind_direction": "degree",
+    "rain": "lengthmm",
+    "solar_radiation": "Wm2",
+}
+
+
+def _threshold(name: str) -> float:
+    (rule,) = [r for r in DEFAULT_RULES if r.name == name]
+    assert rule.threshold is not None
+    return rule.threshold
+
+
+def _panels(dashboard: dict[str, Any]) -> list[dict[str, Any]]:
+    found = []
+    for panel in dashboard["panels"]:
+        found.append(panel)
+        found.extend(panel.get("panels", []))
+    return found
+
+
+def _queries(dashboard: dict[str, Any]) -> list[str]:
+    queries = [v["query"] for v in dashboard["templating"]["list"] if v["type"] == "query"]
+    for panel in _panels(dashboard):
+        queries.extend(target["query"] for target in panel.get("targets", []))
+    return queries
+
+
+def _by_uid() -> dict[str, dict[str, Any]]:
+    return {d["uid"]: d for d in all_dashboard_json()}
+
+
+def test_every_dashboard_parses_with_the_sdk_models_and_encodes_back_the_same() -> None:
+    register()
+    for encoded in all_dashboard_json():
+        parsed = Dashboard.from_json(encoded)
+        assert dashboard_json(parsed) == encoded
+        panels = [p for p in parsed.panels or [] if isinstance(p, Panel)]
+        targets = [t for p in panels for t in p.targets or []]
+        assert targets, encoded["uid"]
+        for target in targets:
+            assert isinstance(target, InfluxQLQuery)
+            assert target.raw_query is True
+            assert target.result_format in (ResultFormat.TIME_SERIES, ResultFormat.TABLE)
+            assert target.datasource is not None
+            assert (target.datasource.type_val, target.datasource.uid) == (
+                "influxdb",
+                "tani-influxdb",
+            )
+
+
+def test_uids_titles_and_variables() -> None:
+    dashboards = _by_uid()
+    assert set(dashboards) == {"tani-field", "tani-village", "tani-gateway"}
+    variables = {
+        uid: {v["name"]: v for v in d["templating"]["list"]} for uid, d in dashboards.items()
+    }
+    assert set(variables["tani-field"]) == {"village", "field"}
+    assert set(variables["tani-village"]) == {"village", "field", "api_url"}
+    assert set(variables["tani-gateway"]) == {"gateway"}
+    village = variables["tani-field"]["village"]
+    assert village["query"] == 'SHOW TAG VALUES FROM "reading" WITH KEY = "village_id"'
+    for uid in ("tani-field", "tani-village"):
+        field = variables[uid]["field"]
+        assert field["query"].endswith("WHERE \"village_id\" = '$village'")
+    # One field on the field dashboard; several (regex) on the village overview.
+    assert variables["tani-field"]["field"]["multi"] is False
+    assert variables["tani-village"]["field"]["multi"] is True
+    assert variables["tani-gateway"]["gateway"]["includeAll"] is True
+    for uid, dashboard in dashboards.items():
+        assert dashboard["title"] and dashboard["description"], uid
+        assert "tani" in dashboard["tags"]
+        ids = [p["id"] for p in _panels(dashboard)]
+        assert len(ids) == len(set(ids)), f"{uid}: panel ids repeat"
+        for panel in _panels(dashboard):
+            assert panel.get("title") and panel.get("description", panel["type"] == "row")
+
+
+def test_alerts_are_a_link_to_the_api_page_not_a_query() -> None:
+    village = _by_uid()["tani-village"]
+    assert "SQLite" in village["description"] and "/peringatan" in village["description"]
+    texts = [p["options"]["content"] for p in village["panels"] if p["type"] == "text"]
+    assert any("${api_url}/peringatan" in text for text in texts)
+
+
+def _quantity_of(query: str) -> str | None:
+    match = re.search(r"\"quantity\" = '([a-z_]+)'", query)
+    return match.group(1) if match else None
+
+
+def test_panels_carry_the_catalogue_units() -> None:
+    checked = set()
+    for dashboard in all_dashboard_json():
+        for panel in _panels(dashboard):
+            for target in panel.get("targets", []):
+                quantity = _quantity_of(target["query"])
+                if quantity is None or panel["type"] == "table":
+                    continue
+                unit = panel["fieldConfig"]["defaults"]["unit"]
+                if quantity in GRAFANA_UNIT_IDS:
+                    assert unit == GRAFANA_UNIT_IDS[quantity], panel["title"]
+                else:  # units Grafana lacks keep the catalogue's own text
+                    unit_text = QUANTITIES[quantity].unit.replace("u", "µ")
+                    assert unit in ("none", f"suffix: {unit_text}"), panel["title"]
+                checked.add(quantity)
+    assert checked == set(QUANTITIES)
+
+
+def test_moisture_and_heat_thresholds_are_the_alert_rules() -> None:
+    dry, hot = _threshold("padi-tanah-kering"), _threshold("padi-panas")
+    seen = {"soil_moisture": 0, "air_temperature": 0}
+    for dashboard in all_dashboard_json():
+        for panel in _panels(dashboard):
+            queries = [t["query"] for t in panel.get("targets", [])]
+            quantities = {_quantity_of(q) for q in queries}
+            if panel["type"] == "table" or not quantities & set(seen):
+                continue
+            steps = [s["value"] for s in panel["fieldConfig"]["defaults"]["thresholds"]["steps"]]
+            if "soil_moisture" in quantities:
+                assert steps == [None, dry, WATERLOGGED], panel["title"]
+                seen["soil_moisture"] += 1
+            else:
+                assert steps == [None, hot], panel["title"]
+                seen["air_temperature"] += 1
+    assert seen["soil_moisture"] >= 4 and seen["air_temperature"] >= 2
+
+
+_SOURCE = re.compile(r'FROM ((?:"rollup"\.)?"[a-z_0-9]+")')
+
+
+def test_queries_use_only_measurements_tags_and_fields_of_the_schema() -> None:
+    queries = [q for d in all_dashboard_json() for q in _queries(d)]
+    assert len(queries) > 30
+    for query in queries:
+        sources = _SOURCE.findall(query)
+        assert len(sources) == 1, query
+        measurement = sources[0].replace('"', "")
+        assert measurement in FIELDS, query
+        aliases = set(re.findall(r' AS "([^"]+)"', query))
+        rest = query.replace(sources[0], "")
+        for name in set(re.findall(r'"([^"]+)"', rest)) - aliases:
+            assert name in FIELDS[measurement] | TAGS[measurement], f"{name!r} in {query}"
+        for quantity in re.findall(r"\"quantity\" = '([^']+)'", query):
+            assert quantity in QUANTITIES, query
+        for alternatives in re.findall(r'"quantity" =~ /\^\(([^)]+)\)\$/', query):
+            assert set(alternatives.split("|")) <= set(QUANTITIES), query
+        assert "$timeFilter" in query or query.startswith("SHOW TAG VALUES"), query
+
+
+def test_datasource_for_influxdb_2_sends_the_token_header_and_1_a_user() -> None:
+    v2 = influx_datasource(2, url="http://influxdb:8086", database="tani", token="s3cret")
+    assert v2["uid"] == "tani-influxdb" and v2["type"] == "influxdb"
+    assert v2["jsonData"]["dbName"] == "tani" and v2["jsonData"]["version"] == "InfluxQL"
+    assert v2["jsonData"]["httpHeaderName1"] == "Authorization"
+    assert v2["secureJsonData"] == {"httpHeaderValue1": "Token s3cret"}
+    v1 = influx_datasource(1, url="http://x:8086", database="tani", user="g", password="p")
+    assert (v1["user"], v1["secureJsonData"]) == ("g", {"password": "p"})
+    assert "httpHeaderName1" not in v1["jsonData"]
+    with pytest.raises(ValueError, match="token"):
+        influx_datasource(2, url="http://x", database="tani")
+
+
+@pytest.mark.parametrize("version", [1, 2])
+def test_provisioning_files_leave_address_and_secrets_to_grafanas_environment(
+    version: int,
+) -> None:
+    files = tree(2 if version == 2 else 1)
+    (source,) = yaml.safe_load(files["provisioning/datasources/tani.yaml"])["datasources"]
+    assert source["url"] == "${INFLUXDB_URL}"
+    assert source["jsonData"]["dbName"] == "${INFLUXDB_DATABASE}"
+    if version == 2:
+        assert source["secureJsonData"] == {"httpHeaderValue1": "Token ${INFLUXDB_TOKEN}"}
+    else:
+        assert source["user"] == "${INFLUXDB_USER}"
+        assert source["secureJsonData"] == {"password": "${INFLUXDB_PASSWORD}"}
+    (provider,) = yaml.safe_load(files["provisioning/dashboards/tani.yaml"])["providers"]
+    assert (provider["type"], provider["folder"]) == ("file", "Tani Hub")
+    assert provider["options"]["path"] == "/var/lib/grafana/dashboards/tani"
+    dashboards = {path: json.loads(text) for path, text in files.items() if path.endswith("json")}
+    assert {d["uid"] for d in dashboards.values()} == {m.uid for m in all_dashboards()}
+    for path, dashboard in dashboards.items():
+        assert path == f"dashboards/{dashboard['uid']}.json"
+
+
+def test_the_committed_deploy_tree_is_what_the_code_writes() -> None:
+    """Run `tani grafana export deploy/grafana --influx 2` after changing a dashboard."""
+    expected = tree(2)
+    committed = {
+        str(path.relative_to(DEPLOYED)): path.read_text(encoding="utf-8")
+        for path in DEPLOYED.rglob("*")
+        if path.is_file()
+    }
+    assert sorted(committed) == sorted(expected)
+    for relative, text in expected.items():
+        assert committed[relative] == text, f"deploy/grafana/{relative} is out of date"
+
+
+def test_export_command_writes_the_tree(tmp_path: Path) -> None:
+    app = typer.Typer()
+    app.add_typer(grafana_app, name="grafana")
+    result = CliRunner().invoke(app, ["grafana", "export", str(tmp_path), "--influx", "1"])
+    assert result.exit_code == 0, result.output
+    for relative, text in tree(1).items():
+        assert (tmp_path / relative).read_text(encoding="utf-8") == text
+    refused = CliRunner().invoke(app, ["grafana", "export", str(tmp_path), "--influx", "3"])
+    assert refused.exit_code == 2
