@@ -103,7 +103,8 @@ def backup_command(
     except BackupError as exc:
         fail(str(exc))
     stamp = info.path.name.removeprefix("tani-registry-").removesuffix(".sqlite3")
-    influx = influx_commands(info.path.parent / f"influxdb-{stamp}", influx_rpc_port)
+    # Beside the registry backup, so the two of one moment stay together.
+    influx = influx_commands(info.path.parent.absolute() / f"influxdb-{stamp}", influx_rpc_port)
     if as_json:
         out: dict[str, Any] = {**info.as_dict(), "influxdb": influx}
         typer.echo(json.dumps(out, ensure_ascii=False, indent=2))
