@@ -260,8 +260,11 @@ def test_backup_while_another_connection_holds_a_write_transaction(
 
 @pytest.fixture
 def busy_writer(site: Path) -> Iterator[threading.Event]:
-    """A thread adding a village and its field in one transaction, again and again."""
-    stop = threading.Event()
+    """A thread adding a village and its field in one transaction, again and again.
+
+    Yields an event set once the first pair is committed.
+    """
+    stop, wrote = threading.Event(), threading.Event()
     errors: list[BaseException] = []
 
     def write() -> None:
@@ -277,13 +280,15 @@ def busy_writer(site: Path) -> Iterator[threading.Event]:
                         (f"f{n}", f"v{n}"),
                     )
                     db.execute("COMMIT")
+                    wrote.set()
         except BaseException as exc:  # the test must see a failing writer
             errors.append(exc)
+            wrote.set()
 
     thread = threading.Thread(target=write)
     thread.start()
     try:
-        yield stop
+        yield wrote
     finally:
         stop.set()
         thread.join()
@@ -293,17 +298,16 @@ def busy_writer(site: Path) -> Iterator[threading.Event]:
 def test_backups_during_steady_writes_are_consistent_snapshots(
     site: Path, tmp_path: Path, busy_writer: threading.Event
 ) -> None:
-    sizes = []
+    assert busy_writer.wait(10), "the writer never committed"
+    counts = []
     for i in range(3):
-        time.sleep(0.05)  # let the writer commit some more between copies
         info = backup(site, tmp_path / f"b{i}.sqlite3")
         # Each village came with its field in one transaction: a copy has both or neither.
         assert info.tables["villages"] - 2 == info.tables["fields"] - 1
-        rows = dump(info.path)
-        assert len(rows["villages"]) == info.tables["villages"]
-        sizes.append(info.tables["fields"])
-    busy_writer.set()
-    assert sizes[-1] > 1, "the writer never got to write during the backups"
+        assert len(dump(info.path)["villages"]) == info.tables["villages"]
+        counts.append(info.tables["fields"])
+    assert counts[0] > 1  # the writer's rows are in the copies
+    assert counts == sorted(counts)
 
 
 def test_backup_refusals(site: Path, tmp_path: Path) -> None:
