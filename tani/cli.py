@@ -391,3 +391,7 @@ register_admin(app)
 from tani.cli_alerts import register as register_alerts  # noqa: E402
 
 register_alerts(app)
+from tani.cli_backup import backup_command, restore_command  # noqa: E402
+
+app.command("backup")(backup_command)
+app.command("restore")(restore_command)

@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import typer
 from alembic import command
 from click.testing import Result
 from sqlalchemy import create_engine, delete, select, update
@@ -51,7 +50,7 @@ from registry.directory import (
 from registry.models import Village
 from registry.people import User
 from registry.store import Registry
-from tani.cli_backup import backup_command, restore_command
+from tani.cli import app
 
 NOW_MS = 1_790_000_000_000
 TG = "tgram://123456789:AAHsecretBotToken/-100123"
@@ -456,18 +455,10 @@ def test_restore_replaces_a_damaged_registry_and_its_stale_wal(site: Path, tmp_p
 # -- commands ------------------------------------------------------------------------------------
 
 
-def _cli() -> typer.Typer:
-    # The lead registers these in tani.cli; here they are mounted on an app of their own.
-    app = typer.Typer()
-    app.command("backup")(backup_command)
-    app.command("restore")(restore_command)
-    return app
-
-
 def tani(url: str, *args: str) -> Result:
     """Run the backup commands with the registry at ``url``."""
     env = {"TANI_REGISTRY_URL": url, "TANI_INFLUX_RPC_PORT": "8088"}
-    return CliRunner().invoke(_cli(), list(args), env=env)
+    return CliRunner().invoke(app, list(args), env=env)
 
 
 def test_commands_back_up_and_restore(site: Path, tmp_path: Path) -> None:
