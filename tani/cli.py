@@ -395,3 +395,6 @@ from tani.cli_backup import backup_command, restore_command  # noqa: E402
 
 app.command("backup")(backup_command)
 app.command("restore")(restore_command)
+from tani.cli_grafana import grafana_app  # noqa: E402
+
+app.add_typer(grafana_app, name="grafana")
