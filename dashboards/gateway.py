@@ -154,11 +154,12 @@ def _trend_panels() -> list[PanelBuilder]:
         f" FROM {GATEWAYS} WHERE {GATEWAY} AND $timeFilter"
         ' GROUP BY time($__interval), "gateway_id" fill(none)'
     ).alias("$tag_gateway_id $col")
-    # readings_sent counts since the gateway started: the difference per interval is what it
-    # sent then; a restart resets it, and non_negative_difference drops that one step.
+    # readings_sent counts since the gateway started: the difference between two reports is
+    # what it sent in between; a restart resets the counter, and non_negative_difference drops
+    # that one step. Per report, not per interval: two reports must fall in the range.
     sent = InfluxQL(
-        f'SELECT non_negative_difference(last("readings_sent")) FROM {GATEWAYS}'
-        f' WHERE {GATEWAY} AND $timeFilter GROUP BY time($__interval), "gateway_id" fill(none)'
+        f'SELECT non_negative_difference("readings_sent") FROM {GATEWAYS}'
+        f' WHERE {GATEWAY} AND $timeFilter GROUP BY "gateway_id"'
     ).alias("$tag_gateway_id")
     stored = InfluxQL(
         f'SELECT count("value") FROM {RAW} WHERE {GATEWAY} AND $timeFilter'
@@ -185,11 +186,10 @@ def _trend_panels() -> list[PanelBuilder]:
         ),
         bars(
             "Bacaan terkirim",
-            "Readings each gateway sent (acknowledged by the broker) per interval, from the "
-            "counter in its health reports.",
+            "Readings each gateway sent (acknowledged by the broker) between two of its health "
+            "reports (every 5 minutes by default), from the counter in the reports.",
             sent,
             "short",
-            interval=HEALTH_INTERVAL,
         ),
         bars(
             "Bacaan tersimpan",
