@@ -1,0 +1,582 @@
+"""The server deployment of deploy/: docker-compose.yml, .env.example, Dockerfile, compose/.
+
+No Docker daemon runs on the test machines, so no image is built and no container started.
+What can be checked without one is checked for real:
+
+- ``docker-compose config`` (Debian package ``docker-compose``, 1.29, which validates against
+  the Compose Specification) accepts the file with deploy/.env.example and resolves it to the
+  expected services, health checks, restart policies, start order and named volumes;
+- the file, raw and resolved, validates against that package's compose_spec.json with a JSON
+  Schema library of the dev environment (``jsonschema``, else ``jsonschema_rs``; if neither
+  is importable only docker-compose's own schema check applies);
+- every file the compose file bind-mounts exists in the repository (the data directory of
+  .env's TANI_DATA_DIR excepted), and the Dockerfile copies every package pyproject.toml lists;
+- the service commands are real ``tani`` commands (``tani <command> --help``), and each
+  service's TOML file plus the environment compose gives it passes the service's own config
+  check;
+- the ``mqtt-users`` step writes users the real Mosquitto accepts with compose/mosquitto.conf,
+  the broker's health-check command logs in with them, and a gateway added to the same files
+  works after the documented SIGHUP reload;
+- the health-check script of the image sees real HTTP answers and TCP connections.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import http.server
+import json
+import os
+import re
+import shlex
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import tomllib
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from tani.stack import free_ports
+from tani.stack.users import load_users
+
+pytestmark = pytest.mark.integration
+
+ROOT = Path(__file__).resolve().parents[2]
+DEPLOY = ROOT / "deploy"
+COMPOSE_FILE = DEPLOY / "docker-compose.yml"
+ENV_EXAMPLE = DEPLOY / ".env.example"
+DOCKERFILE = DEPLOY / "Dockerfile"
+TANI_BIN = Path(sys.executable).with_name("tani")
+
+TANI_SERVICES = ("api", "ingest", "alerts")
+LONG_RUNNING = ("mosquitto", "influxdb", "grafana", *TANI_SERVICES)
+NAMED_VOLUMES = {
+    "mosquitto-data",
+    "influxdb-data",
+    "influxdb-config",
+    "grafana-data",
+    "tani-registry",
+}
+REGISTRY_URL = "sqlite:////var/lib/tani/registry.sqlite3"
+MQTT_DIR_IN_API = "/srv/tani/data/mqtt"
+# (module of the config, the TOML file inside the container) of each Tani service.
+CONFIGS = {
+    "api": ("api.config", "/etc/tani/api.toml"),
+    "ingest": ("ingest.config", "/etc/tani/ingest.toml"),
+    "alerts": ("alerts.config", "/etc/tani/alerts.toml"),
+}
+
+
+def _env_example() -> dict[str, str]:
+    values = {}
+    for line in ENV_EXAMPLE.read_text().splitlines():
+        if line.strip() and not line.lstrip().startswith("#"):
+            key, _, value = line.partition("=")
+            values[key.strip()] = value.strip()
+    return values
+
+
+def _docker_compose() -> str:
+    path = shutil.which("docker-compose")
+    if path is None:
+        pytest.fail(
+            "docker-compose is not installed: this test checks deploy/docker-compose.yml with "
+            "it. Install the Debian package: sudo apt-get install docker-compose",
+            pytrace=False,
+        )
+    return path
+
+
+@pytest.fixture(scope="module")
+def resolved() -> dict[str, Any]:
+    """``docker-compose config`` of the file with .env.example, parsed."""
+    result = subprocess.run(
+        [_docker_compose(), "-f", str(COMPOSE_FILE), "--env-file", str(ENV_EXAMPLE), "config"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+        cwd=DEPLOY,
+    )
+    assert result.returncode == 0, f"docker-compose config failed:\n{result.stderr}"
+    return yaml.safe_load(result.stdout)
+
+
+def _mounts(service: dict[str, Any]) -> dict[str, str]:
+    """Container path -> source (host path or volume name) of a resolved service."""
+    mounts = {}
+    for entry in service.get("volumes", []):
+        if isinstance(entry, dict):
+            mounts[entry["target"]] = entry.get("source", "")
+        else:
+            source, target = entry.split(":")[:2]
+            mounts[target] = source
+    return mounts
+
+
+def test_config_resolves_to_the_expected_services(resolved: dict[str, Any]) -> None:
+    services = resolved["services"]
+    assert set(services) == {"mqtt-users", *LONG_RUNNING}
+    assert services["mosquitto"]["image"] == "eclipse-mosquitto:2"
+    assert services["influxdb"]["image"] == "influxdb:2.7"
+    assert re.fullmatch(r"grafana/grafana-oss:\d+(\.\d+)*", services["grafana"]["image"])
+    for name in ("mqtt-users", *TANI_SERVICES):
+        build = services[name]["build"]
+        assert Path(build["context"]) == ROOT
+        assert (ROOT / build["dockerfile"]).resolve() == DOCKERFILE
+        assert services[name]["image"] == "tani-hub:local"
+    assert services["api"]["ports"][0]["target"] == 8000
+
+
+def test_every_long_running_service_has_a_health_check_and_restarts(
+    resolved: dict[str, Any],
+) -> None:
+    services = resolved["services"]
+    for name in LONG_RUNNING:
+        service = services[name]
+        check = service.get("healthcheck", {})
+        assert check.get("test") and not check.get("disable"), f"{name}: no health check"
+        assert check["test"][0] in ("CMD", "CMD-SHELL"), name
+        assert service["restart"] == "unless-stopped", name
+    # The one-shot step runs to completion once per `up`; the broker waits for it.
+    assert services["mqtt-users"]["restart"] == "no"
+    assert "healthcheck" not in services["mqtt-users"]
+
+
+def test_services_start_in_order_on_healthy_dependencies(resolved: dict[str, Any]) -> None:
+    def waits_for(name: str) -> dict[str, str]:
+        return {k: v["condition"] for k, v in resolved["services"][name]["depends_on"].items()}
+
+    assert waits_for("mosquitto") == {"mqtt-users": "service_completed_successfully"}
+    assert waits_for("grafana") == {"influxdb": "service_healthy"}
+    healthy = "service_healthy"
+    assert waits_for("api") == {"mosquitto": healthy, "influxdb": healthy}
+    # The API alone migrates the shared SQLite registry, before the others open it.
+    for name in ("ingest", "alerts"):
+        assert waits_for(name) == {"mosquitto": healthy, "influxdb": healthy, "api": healthy}
+
+
+def test_named_volumes_and_the_shared_registry(resolved: dict[str, Any]) -> None:
+    services = resolved["services"]
+    assert set(resolved["volumes"]) == NAMED_VOLUMES
+    assert _mounts(services["mosquitto"])["/mosquitto/data"] == "mosquitto-data"
+    assert _mounts(services["influxdb"])["/var/lib/influxdb2"] == "influxdb-data"
+    assert _mounts(services["grafana"])["/var/lib/grafana"] == "grafana-data"
+    for name in TANI_SERVICES:
+        assert _mounts(services[name])["/var/lib/tani"] == "tani-registry", name
+        assert services[name]["environment"]["TANI_REGISTRY_URL"] == REGISTRY_URL
+
+
+def test_mqtt_and_grafana_paths_the_other_tools_rely_on(resolved: dict[str, Any]) -> None:
+    services = resolved["services"]
+    data_dir = (DEPLOY / _env_example()["TANI_DATA_DIR"]).resolve()
+    mqtt_dir = str(data_dir / "mqtt")
+    # `tani gateways add ... --mqtt-dir ./data/mqtt` in the api container (workdir /srv/tani)
+    # writes the same directory the mqtt-users step writes and Mosquitto reads.
+    assert _mounts(services["api"])[MQTT_DIR_IN_API] == mqtt_dir
+    assert _mounts(services["mqtt-users"])[MQTT_DIR_IN_API] == mqtt_dir
+    assert services["mqtt-users"]["command"] == [MQTT_DIR_IN_API]
+    assert _mounts(services["mosquitto"])["/etc/tani/mqtt"] == mqtt_dir
+    conf = (DEPLOY / "compose" / "mosquitto.conf").read_text()
+    assert "password_file /etc/tani/mqtt/passwd" in conf
+    assert "acl_file /etc/tani/mqtt/acl" in conf
+    assert "allow_anonymous false" in conf
+    grafana = _mounts(services["grafana"])
+    assert grafana["/etc/grafana/provisioning"] == str(DEPLOY / "grafana" / "provisioning")
+    assert grafana["/var/lib/grafana/dashboards/tani"] == str(DEPLOY / "grafana" / "dashboards")
+    assert {"INFLUXDB_URL", "INFLUXDB_DATABASE", "INFLUXDB_TOKEN"} <= set(
+        services["grafana"]["environment"]
+    )
+    assert services["grafana"]["environment"]["INFLUXDB_URL"] == "http://influxdb:8086"
+
+
+def test_every_bind_mounted_file_exists(resolved: dict[str, Any]) -> None:
+    data_dir = (DEPLOY / _env_example()["TANI_DATA_DIR"]).resolve()
+    sources = [
+        Path(source)
+        for service in resolved["services"].values()
+        for source in _mounts(service).values()
+        if source.startswith("/")
+    ]
+    assert sources, "no bind mounts found"
+    missing = [str(s) for s in sources if not s.is_relative_to(data_dir) and not s.exists()]
+    assert not missing, f"bind-mounted but not in the repository: {missing}"
+
+
+def test_env_example_documents_every_variable_and_holds_no_secret() -> None:
+    text = ENV_EXAMPLE.read_text()
+    values = _env_example()
+    used = set(re.findall(r"\$\{([A-Z0-9_]+)", COMPOSE_FILE.read_text()))
+    assert used <= set(values), (
+        f"used by the compose file, not in .env.example: {used - set(values)}"
+    )
+    lines = text.splitlines()
+    for key in values:
+        index = next(i for i, line in enumerate(lines) if line.startswith(f"{key}="))
+        block = []  # the lines above it up to a blank line: its comment, maybe shared
+        while index > 0 and lines[index - 1].strip():
+            index -= 1
+            block.append(lines[index])
+        assert any(line.startswith("#") for line in block), f"{key} has no comment above it"
+    for key, value in values.items():
+        if key.endswith(("_PASSWORD", "_TOKEN")):
+            assert value.startswith("CHANGE_ME"), f"{key} must be a placeholder, not a secret"
+
+
+def _compose_schema() -> dict[str, Any]:
+    script = Path(_docker_compose()).read_text().splitlines()[0]
+    python = script.removeprefix("#!").split()[0] if script.startswith("#!") else "python3"
+    found = subprocess.run(
+        [
+            python,
+            "-c",
+            "import compose.config, os; print(os.path.dirname(compose.config.__file__))",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    return json.loads((Path(found.stdout.strip()) / "compose_spec.json").read_text())
+
+
+def _schema_errors(schema: dict[str, Any], document: dict[str, Any]) -> list[str] | None:
+    """Messages of a JSON Schema library of the environment; None if none is importable."""
+    try:
+        import jsonschema
+    except ImportError:
+        try:
+            import jsonschema_rs
+        except ImportError:
+            return None
+        return [e.message for e in jsonschema_rs.validator_for(schema).iter_errors(document)]
+    validator = jsonschema.validators.validator_for(schema)(schema)
+    return [e.message for e in validator.iter_errors(document)]
+
+
+def test_file_validates_against_the_compose_specification(resolved: dict[str, Any]) -> None:
+    schema = _compose_schema()
+    raw = yaml.safe_load(COMPOSE_FILE.read_text())
+    for document in (raw, resolved):
+        errors = _schema_errors(schema, document)
+        if errors is None:  # docker-compose config (the fixture) already checked the schema
+            return
+        assert errors == []
+    # The validator does find mistakes (a misspelt key), so the empty lists above mean something.
+    raw["services"]["api"]["healthcheck"]["intervall"] = "30s"
+    assert _schema_errors(schema, raw)
+
+
+def _dockerfile_instructions() -> list[tuple[str, str]]:
+    text = DOCKERFILE.read_text().replace("\\\n", " ")
+    return [
+        (line.split(None, 1)[0].upper(), line.split(None, 1)[1] if " " in line else "")
+        for line in (raw.strip() for raw in text.splitlines())
+        if line and not line.startswith("#")
+    ]
+
+
+def test_dockerfile_builds_the_server_image() -> None:
+    instructions = _dockerfile_instructions()
+    assert instructions[0] == ("FROM", "python:3.11-slim")
+    assert json.loads(dict(instructions)["ENTRYPOINT"]) == ["tani"]
+    runs = " ".join(arg for op, arg in instructions if op == "RUN")
+    assert 'pip install ".[server]"' in runs
+    users = [arg for op, arg in instructions if op == "USER"]
+    assert users and users[-1] not in ("root", "0"), "the services must not run as root"
+    assert ("COPY", ". .") in instructions
+    # Dockerfile.dockerignore keeps junk out of the context, but nothing the package needs.
+    ignored = [
+        line.strip()
+        for line in (DEPLOY / "Dockerfile.dockerignore").read_text().splitlines()
+        if line.strip() and not line.startswith("#")
+    ]
+    packages = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"][
+        "packages"
+    ]["find"]["include"]
+    needed = ["pyproject.toml", "README.md", "deploy/compose", *(p.rstrip("*") for p in packages)]
+    for path in needed:
+        assert (ROOT / path).exists(), path
+        assert not any(fnmatch.fnmatch(path, pattern) for pattern in ignored), path
+    for script in ("healthcheck.py", "mqtt_users.py"):
+        assert f"deploy/compose/{script}" in DOCKERFILE.read_text()
+
+
+def test_service_commands_are_real_tani_commands(resolved: dict[str, Any]) -> None:
+    services = resolved["services"]
+    for name in TANI_SERVICES:
+        command = services[name]["command"]
+        words = command[: command.index("--config")]
+        result = subprocess.run(
+            [str(TANI_BIN), *words, "--help"],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        assert result.returncode == 0, f"tani {' '.join(words)}: {result.stderr}"
+        assert "--config" in result.stdout
+        assert command[command.index("--config") + 1] == CONFIGS[name][1]
+    assert services["mqtt-users"]["entrypoint"] == [
+        "python",
+        "/usr/local/lib/tani-deploy/mqtt_users.py",
+    ]
+    # Admin commands the README has the operator run in the api container.
+    for words in (["users", "add"], ["registry", "load"], ["gateways", "add"], ["deadletters"]):
+        result = subprocess.run(
+            [str(TANI_BIN), *words, "--help"], capture_output=True, timeout=60, check=False
+        )
+        assert result.returncode == 0, words
+
+
+def test_each_service_config_passes_its_own_check(
+    resolved: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import importlib
+
+    services = resolved["services"]
+    for name, (module, container_path) in CONFIGS.items():
+        for key in list(os.environ):
+            if key.startswith("TANI_"):
+                monkeypatch.delenv(key)
+        for key, value in services[name]["environment"].items():
+            monkeypatch.setenv(key, str(value))
+        toml = Path(_mounts(services[name])[container_path])
+        config = importlib.import_module(module).load_config(toml)
+        assert config.registry_url == REGISTRY_URL, name
+        assert config.influx.url == "http://influxdb:8086", name
+        assert config.influx.token == _env_example()["INFLUXDB_ADMIN_TOKEN"], name
+        if name == "api":
+            assert (config.host, config.port) == ("0.0.0.0", 8000)
+            assert (config.broker.host, config.broker.port) == ("mosquitto", 1883)
+        else:
+            assert (config.mqtt.host, config.mqtt.port) == ("mosquitto", 1883)
+            assert config.mqtt.username == name
+            assert config.mqtt.password == _env_example()[f"MQTT_{name.upper()}_PASSWORD"]
+    ingest_check = services["ingest"]["healthcheck"]["test"]
+    assert "http://127.0.0.1:9464/metrics" in ingest_check
+    assert "http://127.0.0.1:8000/healthz" in services["api"]["healthcheck"]["test"]
+
+
+# -- the MQTT users step and the broker's configuration, on a real Mosquitto ------------------
+
+SECRETS = {
+    "TANI_INGEST_MQTT__PASSWORD": "ingest-password-0123456789",
+    "TANI_ALERTS_MQTT__PASSWORD": "alerts-password-0123456789",
+    "TANI_MQTT_PROBE_PASSWORD": "probe-password-0123456789",
+    "INFLUXDB_ADMIN_TOKEN": "token-0123456789",
+}
+
+
+def _mqtt_users(directory: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, str(DEPLOY / "compose" / "mqtt_users.py"), str(directory)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        env={"PATH": os.environ["PATH"], **env},
+    )
+
+
+def test_mqtt_users_refuses_placeholder_secrets(tmp_path: Path) -> None:
+    result = _mqtt_users(tmp_path, {**SECRETS, "GRAFANA_ADMIN_PASSWORD": "CHANGE_ME_x"})
+    assert result.returncode == 1
+    assert "GRAFANA_ADMIN_PASSWORD" in result.stderr
+    assert not (tmp_path / "passwd").exists()
+
+
+def _tool(name: str) -> str:
+    path = shutil.which(name) or (
+        f"/usr/sbin/{name}" if Path(f"/usr/sbin/{name}").exists() else None
+    )
+    if path is None:
+        package = "mosquitto" if name == "mosquitto" else "mosquitto-clients"
+        pytest.fail(f"{name} is missing: sudo apt-get install {package}", pytrace=False)
+    return path
+
+
+@pytest.fixture
+def broker(tmp_path: Path) -> Iterator[tuple[int, Path, subprocess.Popen[bytes]]]:
+    """compose/mosquitto.conf on a real Mosquitto: container paths moved under tmp_path."""
+    auth, data = tmp_path / "mqtt", tmp_path / "data"
+    data.mkdir()
+    (port,) = free_ports(1)
+    conf = (DEPLOY / "compose" / "mosquitto.conf").read_text()
+    conf = conf.replace("/etc/tani/mqtt/", f"{auth}/").replace("/mosquitto/data/", f"{data}/")
+    conf = conf.replace("listener 1883\n", f"listener {port} 127.0.0.1\n")
+    if os.geteuid() == 0:
+        # Mosquitto would drop root for the Debian 'mosquitto' user, who may not read
+        # tmp_path (as `tani stack` does). In the container, Mosquitto's user is uid 1883, the
+        # owner mqtt_users.py and the image's `tani` user give passwd and acl.
+        conf += "\nuser root\n"
+    (tmp_path / "mosquitto.conf").write_text(conf)
+    result = _mqtt_users(auth, SECRETS)
+    assert result.returncode == 0, result.stderr
+    process = subprocess.Popen(
+        [_tool("mosquitto"), "-c", str(tmp_path / "mosquitto.conf")],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                assert process.poll() is None, "mosquitto refused compose/mosquitto.conf"
+                assert time.monotonic() < deadline, "mosquitto did not listen"
+                time.sleep(0.1)
+        yield port, auth, process
+    finally:
+        process.terminate()
+        process.wait(timeout=20)
+
+
+def _health_command(resolved: dict[str, Any], port: int) -> str:
+    test = resolved["services"]["mosquitto"]["healthcheck"]["test"]
+    assert test[0] == "CMD-SHELL"
+    # $$ is compose's escape of a $ the container's shell expands.
+    return test[1].replace("$$", "$").replace("-p 1883", f"-p {port}")
+
+
+def _sh(command: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    path = f"{Path(_tool('mosquitto_pub')).parent}:{os.environ['PATH']}"
+    return subprocess.run(
+        ["sh", "-c", command],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+        env={"PATH": path, **env},
+    )
+
+
+def test_broker_health_check_logs_in_with_the_written_users(
+    resolved: dict[str, Any], broker: tuple[int, Path, subprocess.Popen[bytes]]
+) -> None:
+    port, auth, _ = broker
+    users = json.loads((auth / "mqtt-users.json").read_text())["users"]
+    assert {n: u["role"] for n, u in users.items()} == {
+        "ingest": "service",
+        "alerts": "service",
+        "tani-stack-probe": "probe",
+    }
+    assert (auth / "acl").stat().st_mode & 0o777 == 0o600
+    command = _health_command(resolved, port)
+    ok = _sh(command, {"TANI_MQTT_PROBE_PASSWORD": SECRETS["TANI_MQTT_PROBE_PASSWORD"]})
+    assert ok.returncode == 0, ok.stderr
+    refused = _sh(command, {"TANI_MQTT_PROBE_PASSWORD": "wrong-password"})
+    assert refused.returncode != 0
+
+
+def test_gateway_added_to_the_mqtt_dir_works_after_sighup(
+    broker: tuple[int, Path, subprocess.Popen[bytes]],
+) -> None:
+    """`tani gateways add ... --mqtt-dir`, then `docker compose kill -s HUP mosquitto`."""
+    port, auth, process = broker
+    added = subprocess.run(
+        [
+            str(TANI_BIN),
+            *("gateways", "add", "gw-desa-01", "--name", "Pi balai desa"),
+            *("--mqtt-dir", str(auth), "--broker", f"127.0.0.1:{port}", "--json"),
+            *("--registry-url", f"sqlite:///{auth.parent / 'registry.sqlite3'}"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert added.returncode == 0, added.stderr
+    gateway = tomllib.loads(json.loads(added.stdout)["config"])["mqtt"]
+    users = load_users(auth / "mqtt-users.json")
+    assert {"ingest", "alerts", "tani-stack-probe", "gw-desa-01"} <= set(users)
+    process.send_signal(signal.SIGHUP)
+    sub = subprocess.Popen(
+        [
+            _tool("mosquitto_sub"),
+            *("-h", "127.0.0.1", "-p", str(port), "-u", "ingest", "-P"),
+            SECRETS["TANI_INGEST_MQTT__PASSWORD"],
+            *("-t", "tani/#", "-C", "1", "-W", "20", "-v"),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        publish = shlex.join(
+            [
+                _tool("mosquitto_pub"),
+                *("-h", "127.0.0.1", "-p", str(port), "-u", gateway["username"], "-P"),
+                gateway["password"],
+                # Retained: the subscriber gets it even if it subscribes after this.
+                *("-t", "tani/v1/gw-desa-01/readings", "-m", "hello", "-q", "1", "-r"),
+            ]
+        )
+        deadline = time.monotonic() + 15
+        while (result := _sh(publish, {})).returncode != 0:  # until the reload took effect
+            assert time.monotonic() < deadline, result.stderr
+            time.sleep(0.2)
+        out, _ = sub.communicate(timeout=30)
+    finally:
+        if sub.poll() is None:
+            sub.kill()
+            sub.wait()
+    assert out.strip() == "tani/v1/gw-desa-01/readings hello"
+
+
+# -- the image's health-check script ------------------------------------------------------
+
+
+class _Handler(http.server.BaseHTTPRequestHandler):
+    def do_GET(self) -> None:
+        self.send_response(200 if self.path == "/healthz" else 503)
+        self.end_headers()
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+def _healthcheck(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, str(DEPLOY / "compose" / "healthcheck.py"), *args],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+
+
+def test_healthcheck_script_judges_http_answers_and_connections() -> None:
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    listener = socket.create_server(("127.0.0.1", 0))
+    client = socket.create_connection(listener.getsockname())
+    accepted, _ = listener.accept()
+    try:
+        base = f"http://127.0.0.1:{server.server_address[1]}"
+        assert _healthcheck("--url", f"{base}/healthz").returncode == 0
+        degraded = _healthcheck("--url", f"{base}/other")
+        assert degraded.returncode == 1 and "503" in degraded.stderr
+        port = str(listener.getsockname()[1])
+        assert _healthcheck("--connected-to", port).returncode == 0
+        assert _healthcheck("--url", f"{base}/healthz", "--connected-to", port).returncode == 0
+        client.close()
+        accepted.close()
+        (free,) = free_ports(1)
+        assert _healthcheck("--connected-to", str(free)).returncode == 1
+    finally:
+        client.close()
+        accepted.close()
+        listener.close()
+        server.shutdown()
+        server.server_close()
+        thread.join()
