@@ -9,6 +9,7 @@ and its outbox depth says how much is waiting once it is back.
 from __future__ import annotations
 
 from grafana_foundation_sdk.builders import dashboard as dash
+from grafana_foundation_sdk.builders import statetimeline
 from grafana_foundation_sdk.models.dashboard import (
     Dashboard,
     DynamicConfigValue,
@@ -26,7 +27,7 @@ from dashboards.common import (
     link_to_other_dashboards,
     numbered,
 )
-from dashboards.influxql import InfluxQL
+from dashboards.influxql import InfluxQL, datasource_ref
 from dashboards.panels import (
     HEALTH_INTERVAL,
     PanelBuilder,
@@ -40,15 +41,19 @@ from dashboards.panels import (
 UID = "tani-gateway"
 
 
-def _yes_no(yes: str, no: str) -> list[DynamicConfigValue]:
-    """Column settings showing a boolean as words, green for yes and red for no."""
-    mapping = ValueMap(
+def _words(yes: str, no: str) -> ValueMap:
+    """A boolean shown as words, green for yes and red for no."""
+    return ValueMap(
         options={
             "true": ValueMappingResult(text=yes, color="green"),
             "false": ValueMappingResult(text=no, color="red"),
         }
     )
-    return [DynamicConfigValue(id_val="mappings", value=[mapping])]
+
+
+def _yes_no(yes: str, no: str) -> list[DynamicConfigValue]:
+    """Column settings showing a boolean as words."""
+    return [DynamicConfigValue(id_val="mappings", value=[_words(yes, no)])]
 
 
 def _status_table() -> InfluxQL:
@@ -118,6 +123,28 @@ def _status_panels() -> list[PanelBuilder]:
         width=8,
     )
     return [status, devices]
+
+
+def _device_timeline() -> statetimeline.Panel:
+    query = InfluxQL(
+        f'SELECT last("online") FROM {DEVICES} WHERE {GATEWAY} AND $timeFilter'
+        ' GROUP BY time($__interval), "gateway_id", "device_id" fill(none)'
+    ).alias("$tag_gateway_id $tag_device_id")
+    return (
+        statetimeline.Panel()
+        .title("Riwayat status perangkat")
+        .description(
+            "Whether each device answered, per health report over the range: gaps are "
+            "reports that did not arrive (gateway offline or without uplink)."
+        )
+        .datasource(datasource_ref())
+        .with_target(query.ref_id("A"))
+        .interval(HEALTH_INTERVAL)
+        .mappings([_words("daring", "luring")])
+        .merge_values(True)
+        .span(24)
+        .height(6)
+    )
 
 
 def _last_seen_panels() -> list[PanelBuilder]:
@@ -218,6 +245,7 @@ def gateway_dashboard() -> Dashboard:
         .with_variable(gateway_variable())
         .link(link_to_other_dashboards())
     )
-    for panel in _last_seen_panels() + _status_panels() + _trend_panels():
+    panels = [*_last_seen_panels(), *_status_panels(), _device_timeline(), *_trend_panels()]
+    for panel in panels:
         builder = builder.with_panel(panel)
     return numbered(builder.build())

@@ -15,6 +15,7 @@ from grafana_foundation_sdk.models.common import (
     GraphDrawStyle,
     GraphTresholdsStyleMode,
     StackingMode,
+    TooltipDisplayMode,
 )
 from grafana_foundation_sdk.models.dashboard import (
     DataTransformerConfig,
@@ -55,6 +56,8 @@ def chart(
         .height(8)
         .span_nulls(True)
         .thresholds(thresholds or plain_thresholds())
+        # One tooltip for all series at the hovered time: devices or fields side by side.
+        .tooltip(common_builders.VizTooltipOptions().mode(TooltipDisplayMode.MULTI))
     )
     if thresholds is not None:
         panel = panel.thresholds_style(
@@ -156,6 +159,7 @@ def grid(
         .description(description)
         .datasource(datasource_ref())
         .with_target(query.ref_id("A").table())
+        .show_header(True)
         .transformations(transformations or [])
         .span(width)
         .height(height)
