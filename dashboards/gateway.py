@@ -142,6 +142,8 @@ def _device_timeline() -> statetimeline.Panel:
         .interval(HEALTH_INTERVAL)
         .mappings([_words("daring", "luring")])
         .merge_values(True)
+        .fill_opacity(70)
+        .line_width(0)
         .span(24)
         .height(6)
     )

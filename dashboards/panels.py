@@ -14,6 +14,8 @@ from grafana_foundation_sdk.models.common import (
     BigValueGraphMode,
     GraphDrawStyle,
     GraphTresholdsStyleMode,
+    LegendDisplayMode,
+    LegendPlacement,
     StackingMode,
     TooltipDisplayMode,
 )
@@ -58,6 +60,7 @@ def chart(
         .thresholds(thresholds or plain_thresholds())
         # One tooltip for all series at the hovered time: devices or fields side by side.
         .tooltip(common_builders.VizTooltipOptions().mode(TooltipDisplayMode.MULTI))
+        .legend(legend())
     )
     if thresholds is not None:
         panel = panel.thresholds_style(
@@ -66,6 +69,16 @@ def chart(
     if interval is not None:
         panel = panel.interval(interval)
     return panel
+
+
+def legend() -> common_builders.VizLegendOptions:
+    """A visible list legend under the chart (the SDK's default hides it)."""
+    return (
+        common_builders.VizLegendOptions()
+        .show_legend(True)
+        .display_mode(LegendDisplayMode.LIST)
+        .placement(LegendPlacement.BOTTOM)
+    )
 
 
 def bars(

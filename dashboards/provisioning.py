@@ -25,6 +25,7 @@ from typing import Any, Literal
 from dashboards.catalog import all_dashboard_json
 from dashboards.common import FOLDER_TITLE, FOLDER_UID
 from dashboards.influxql import DATASOURCE_TYPE, DATASOURCE_UID
+from dashboards.ops import PROMETHEUS_TYPE, PROMETHEUS_UID
 from dashboards.village import DEFAULT_API_URL
 
 InfluxVersion = Literal[1, 2]
@@ -71,6 +72,17 @@ def influx_datasource(
     return source
 
 
+def prometheus_datasource(url: str) -> dict[str, Any]:
+    """The Prometheus that scrapes ingest's /metrics (for the ops dashboard only)."""
+    return {
+        "name": "Tani Hub Prometheus",
+        "type": PROMETHEUS_TYPE,
+        "uid": PROMETHEUS_UID,
+        "access": "proxy",
+        "url": url,
+    }
+
+
 def provisioned_datasource(version: InfluxVersion) -> dict[str, Any]:
     """The data source with its address and secrets left to Grafana's environment."""
     if version == 2:
@@ -102,26 +114,32 @@ def dashboard_provider() -> dict[str, Any]:
     }
 
 
-def tree(version: InfluxVersion, api_url: str = DEFAULT_API_URL) -> dict[str, str]:
-    """Every file of the provisioning tree: relative path -> text."""
+def tree(
+    version: InfluxVersion, api_url: str = DEFAULT_API_URL, *, ops: bool = False
+) -> dict[str, str]:
+    """Every file of the provisioning tree: relative path -> text. With ``ops``, also the
+    Prometheus data source (``${PROMETHEUS_URL}``) and the ops dashboard."""
+    sources = [provisioned_datasource(version)]
+    if ops:
+        sources.append(prometheus_datasource("${PROMETHEUS_URL}"))
     files = {
         "provisioning/datasources/tani.yaml": _HEADER
-        + to_yaml({"apiVersion": 1, "datasources": [provisioned_datasource(version)]}),
+        + to_yaml({"apiVersion": 1, "datasources": sources}),
         "provisioning/dashboards/tani.yaml": _HEADER
         + to_yaml({"apiVersion": 1, "providers": [dashboard_provider()]}),
     }
-    for dashboard in all_dashboard_json(api_url):
+    for dashboard in all_dashboard_json(api_url, ops=ops):
         text = json.dumps(dashboard, indent=2, ensure_ascii=False)
         files[f"dashboards/{dashboard['uid']}.json"] = text + "\n"
     return files
 
 
 def write_tree(
-    directory: Path, version: InfluxVersion, api_url: str = DEFAULT_API_URL
+    directory: Path, version: InfluxVersion, api_url: str = DEFAULT_API_URL, *, ops: bool = False
 ) -> list[Path]:
     """Write the provisioning tree under ``directory``; the paths written."""
     written = []
-    for relative, text in tree(version, api_url).items():
+    for relative, text in tree(version, api_url, ops=ops).items():
         path = directory / relative
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text, encoding="utf-8")

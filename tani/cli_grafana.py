@@ -39,6 +39,14 @@ def export(
             "(default http://localhost:8000).",
         ),
     ] = None,
+    ops: Annotated[
+        bool,
+        typer.Option(
+            "--ops",
+            help="Also the operations dashboard of ingest's Prometheus metrics and a Prometheus "
+            "data source at ${PROMETHEUS_URL} (needs a Prometheus scraping ingest).",
+        ),
+    ] = False,
 ) -> None:
     """Tulis berkas provisioning Grafana / write Grafana provisioning files and dashboards.
 
@@ -50,5 +58,5 @@ def export(
     from dashboards.village import DEFAULT_API_URL
 
     version = 2 if influx == 2 else 1
-    for path in write_tree(directory, version, api_url or DEFAULT_API_URL):
+    for path in write_tree(directory, version, api_url or DEFAULT_API_URL, ops=ops):
         typer.echo(path)

@@ -11,13 +11,20 @@ from typing import Any
 import pytest
 import typer
 import yaml
+from grafana_foundation_sdk.cog.plugins import register_default_plugins
+from grafana_foundation_sdk.models import prometheus
 from grafana_foundation_sdk.models.dashboard import Dashboard, Panel
+from prometheus_client import generate_latest
 from typer.testing import CliRunner
 
 from alerts.default_rules import DEFAULT_RULES, WATERLOGGED
 from dashboards.catalog import all_dashboard_json, all_dashboards, dashboard_json
 from dashboards.influxql import InfluxQLQuery, ResultFormat, register
+from dashboards.ops import ops_dashboard
 from dashboards.provisioning import influx_datasource, tree
+from ingest.metrics import IngestMetrics
+from ingest.sequences import SequenceAudit
+from ingest.service import IngestStats
 from tani.cli_grafana import grafana_app
 from telemetry.quantities import QUANTITIES
 
@@ -86,6 +93,8 @@ def _by_uid() -> dict[str, dict[str, Any]]:
 
 
 def test_every_dashboard_parses_with_the_sdk_models_and_encodes_back_the_same() -> None:
+    # Panel options and field settings parse with each panel type's own model too.
+    register_default_plugins()
     register()
     for encoded in all_dashboard_json():
         parsed = Dashboard.from_json(encoded)
@@ -257,5 +266,50 @@ def test_export_command_writes_the_tree(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     for relative, text in tree(1).items():
         assert (tmp_path / relative).read_text(encoding="utf-8") == text
+    assert not (tmp_path / "dashboards" / "tani-ops.json").exists()
+    with_ops = CliRunner().invoke(app, ["grafana", "export", str(tmp_path / "ops"), "--ops"])
+    assert with_ops.exit_code == 0, with_ops.output
+    for relative, text in tree(2, ops=True).items():
+        assert (tmp_path / "ops" / relative).read_text(encoding="utf-8") == text
     refused = CliRunner().invoke(app, ["grafana", "export", str(tmp_path), "--influx", "3"])
     assert refused.exit_code == 2
+
+
+def _exposed_metric_names() -> set[str]:
+    """The sample names a real ingest metrics registry serves on /metrics."""
+    metrics = IngestMetrics(
+        lambda: IngestStats(rejected_by_reason={"malformed_payload": 1}),
+        lambda: {"gw-1": SequenceAudit("gw-1", stored=9, lowest=1, highest=10)},
+    )
+    metrics.write_seconds.observe(0.01)
+    text = generate_latest(metrics.registry).decode()
+    return {line.split("{")[0].split(" ")[0] for line in text.splitlines() if line[:1] != "#"}
+
+
+def test_ops_dashboard_asks_prometheus_only_for_metrics_ingest_serves() -> None:
+    register_default_plugins()
+    encoded = dashboard_json(ops_dashboard())
+    parsed = Dashboard.from_json(encoded)
+    assert dashboard_json(parsed) == encoded
+    exprs = []
+    for panel in parsed.panels or []:
+        assert isinstance(panel, Panel) and panel.datasource is not None
+        assert panel.datasource.uid == "tani-prometheus"
+        for target in panel.targets or []:
+            assert isinstance(target, prometheus.Dataquery)
+            exprs.append(target.expr)
+    exposed = _exposed_metric_names()
+    used = {name for expr in exprs for name in re.findall(r"\btani_[a-z_]+", expr)}
+    assert len(used) >= 7
+    assert used <= exposed, used - exposed
+
+
+def test_ops_dashboard_and_prometheus_only_on_request() -> None:
+    assert "dashboards/tani-ops.json" not in tree(2)
+    files = tree(2, ops=True)
+    assert json.loads(files["dashboards/tani-ops.json"])["uid"] == "tani-ops"
+    sources = yaml.safe_load(files["provisioning/datasources/tani.yaml"])["datasources"]
+    assert [(s["uid"], s["url"]) for s in sources] == [
+        ("tani-influxdb", "${INFLUXDB_URL}"),
+        ("tani-prometheus", "${PROMETHEUS_URL}"),
+    ]
