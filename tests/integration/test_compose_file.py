@@ -336,6 +336,39 @@ def test_service_commands_are_real_tani_commands(resolved: dict[str, Any]) -> No
         assert result.returncode == 0, words
 
 
+def test_tani_commands_of_the_deploy_readme_exist() -> None:
+    """Every `docker compose exec SERVICE tani ...` of deploy/README.md names a real command."""
+    readme = (DEPLOY / "README.md").read_text()
+    found = re.findall(
+        r"docker compose exec (?:api|ingest|alerts) tani ([a-z][a-z-]*)( [a-z-]+)?", readme
+    )
+    assert len(found) >= 8, found
+    for first, second in sorted(set(found)):
+        group = subprocess.run(
+            [str(TANI_BIN), first, "--help"],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        assert group.returncode == 0, f"tani {first}: {group.stderr}"
+        if second and "Commands" in group.stdout:
+            sub = subprocess.run(
+                [str(TANI_BIN), first, second.strip(), "--help"],
+                capture_output=True,
+                text=True,
+                timeout=60,
+                check=False,
+            )
+            assert sub.returncode == 0, f"tani {first}{second}: {sub.stderr}"
+    # The options the README relies on.
+    gateways_add = subprocess.run(
+        [str(TANI_BIN), "gateways", "add", "--help"], capture_output=True, text=True, check=False
+    ).stdout
+    for option in ("--mqtt-dir", "--broker", "--tls", "--field"):
+        assert option in gateways_add
+
+
 def test_each_service_config_passes_its_own_check(
     resolved: dict[str, Any], monkeypatch: pytest.MonkeyPatch
 ) -> None:
