@@ -97,8 +97,8 @@ def _description(quantity: str) -> str:
 def _rain_panels() -> list[PanelBuilder]:
     hourly = InfluxQL(
         f'SELECT sum("sum") FROM {HOURLY} WHERE {FIELD} AND "quantity" = \'rain\''
-        " AND $timeFilter GROUP BY time(1h) fill(none)"
-    ).alias("Hujan")
+        ' AND $timeFilter GROUP BY time(1h), "device_id" fill(none)'
+    ).alias("$tag_device_id")
     daily = InfluxQL(
         f'SELECT "sum" FROM {DAILY} WHERE {FIELD} AND "quantity" = \'rain\''
         ' AND $timeFilter GROUP BY "device_id"'
@@ -106,7 +106,7 @@ def _rain_panels() -> list[PanelBuilder]:
     return [
         bars(
             "Curah hujan per jam",
-            "Rainfall per hour (mm), from the hourly rollup (rollup.reading_1h).",
+            "Rainfall per hour (mm) per rain gauge, from the hourly rollup (rollup.reading_1h).",
             hourly,
             grafana_unit("rain"),
         ),
@@ -125,7 +125,7 @@ def _moisture_30_days() -> timeseries.Panel:
     query = InfluxQL(
         f'SELECT "mean" AS "rata-rata", "min", "max" FROM {DAILY} WHERE {FIELD}'
         ' AND "quantity" = \'soil_moisture\' AND $timeFilter GROUP BY "device_id"'
-    )
+    ).alias("$tag_device_id $col")
     return chart(
         "Kelembapan tanah harian (30 hari)",
         "Daily mean, minimum and maximum soil moisture over the last 30 days, from the daily "

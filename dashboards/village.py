@@ -57,7 +57,7 @@ def _daily_rain_per_field() -> InfluxQL:
     return InfluxQL(
         f'SELECT "sum" FROM {DAILY} WHERE {_IN_VILLAGE} AND "quantity" = \'rain\''
         ' AND $timeFilter GROUP BY "field_id", "device_id"'
-    ).alias("$tag_field_id")
+    ).alias("$tag_field_id $tag_device_id")
 
 
 def _latest_table() -> InfluxQL:
