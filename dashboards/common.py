@@ -93,8 +93,9 @@ def dry_thresholds() -> dict[str, float]:
     }
 
 
-# Rice is most of the district's fields, and the crop that tolerates drying least (FAO-56 p =
-# 0.20): its limit is the line drawn on moisture charts; descriptions list the others.
+# Of the crops with default rules, rice tolerates drying least (FAO-56 p = 0.20): its limit is
+# the line drawn on moisture charts (Grafana thresholds cannot follow each field's crop), and
+# descriptions list the other crops' limits.
 PADI_DRY = _rule_threshold("padi-tanah-kering")
 PADI_HOT = _rule_threshold("padi-panas")
 

@@ -138,8 +138,3 @@ class InfluxQL(cogbuilder.Builder[InfluxQLQuery]):
         """Series name template, e.g. ``$tag_field_id``."""
         self._internal.alias = alias
         return self
-
-    def hide(self, hide: bool) -> typing.Self:
-        """Run the query without showing its result."""
-        self._internal.hide = hide
-        return self
