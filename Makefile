@@ -4,7 +4,7 @@
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-DEBIAN_PACKAGES := mosquitto influxdb python3-venv chromium
+DEBIAN_PACKAGES := mosquitto mosquitto-clients influxdb python3-venv chromium docker-compose
 DURATION ?=
 
 .PHONY: demo test lint deps venv clean
