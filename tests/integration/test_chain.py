@@ -11,7 +11,6 @@ from __future__ import annotations
 import itertools
 import json
 import logging
-import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -27,26 +26,17 @@ from sqlalchemy.orm import Session
 from api.app import create_app
 from api.config import ApiConfig, BrokerSettings
 from api.config import InfluxSettings as ApiInflux
-from firmware_sim.site import SimulatedSite, SiteConfig
-from gateway.config import (
-    GatewayConfig,
-    ModbusBusSettings,
-    ProbeSettings,
-    PublishSettings,
-    WeatherStationSettings,
-)
-from gateway.config import MqttSettings as GatewayMqtt
+from firmware_sim.site import SimulatedSite
 from gateway.service import Gateway
-from ingest.config import BatchSettings, InfluxSettings, IngestConfig
-from ingest.config import MqttSettings as IngestMqtt
 from ingest.service import Ingest
 from registry.access import issue_token
 from registry.directory import UserIn, create_user
 from registry.people import Role
-from registry.store import DeviceEntry, FieldEntry, GatewayEntry, Registry, SiteFile, VillageEntry
+from registry.store import Registry
 from storage.influx import InfluxDB
 from tani.stack import Stack
 from telemetry.topics import readings_topic
+from tests.integration.pipeline import Place, running_pipeline
 from tests.integration.support import matching_frame, wait_for
 
 pytestmark = pytest.mark.integration
@@ -93,97 +83,36 @@ class Chain:
 @pytest.fixture
 def chain(stack: Stack, tmp_path: Path) -> Iterator[Chain]:
     run = next(_run)
-    gateway_id = f"gw-uji-{run}"
-    database = f"tani_test_{run}"
-    gw_user = stack.add_mqtt_user(gateway_id, "gateway")
-    ingest_user = stack.add_mqtt_user("ingest-test", "service")
-    registry_url = f"sqlite:///{tmp_path / 'registry.sqlite3'}"
-    registry = Registry(registry_url)
-    registry.apply(
-        SiteFile(
-            villages=[VillageEntry(id="desa-uji", name="Desa Uji")],
-            fields=[FieldEntry(id=FIELD, name="Sawah Uji", village="desa-uji", crop="padi")],
-            gateways=[
-                GatewayEntry(
-                    id=gateway_id,
-                    name="uji",
-                    devices=[
-                        DeviceEntry(id="soil-1", kind="modbus_soil", field=FIELD),
-                        DeviceEntry(id="weather-1", kind="ascii_weather", field=FIELD),
-                    ],
+    place = Place("desa-uji", FIELD, f"gw-uji-{run}", f"tani_test_{run}")
+    with running_pipeline(stack, tmp_path, place, seed=run) as pipeline:
+        registry = Registry(pipeline.registry_url)
+        with Session(registry.engine) as session, session.begin():
+            admin = create_user(
+                session, UserIn(username="uji", full_name="Uji", role=Role.ADMIN), None, 0
+            )
+            token = issue_token(session, admin, label="test", now_ms=0)
+        registry.close()
+        influx = InfluxDB(stack.influx_url, place.database)
+        app = create_app(
+            ApiConfig(
+                influx=ApiInflux(url=stack.influx_url, database=place.database),
+                broker=BrokerSettings(host=stack.mqtt_host, port=stack.mqtt_port),
+                registry_url=pipeline.registry_url,
+            )
+        )
+        try:
+            with TestClient(app, headers={"Authorization": f"Bearer {token}"}) as api:
+                yield Chain(
+                    pipeline.site,
+                    pipeline.gateway,
+                    pipeline.ingest,
+                    influx,
+                    api,
+                    stack,
+                    place.gateway_id,
                 )
-            ],
-        )
-    )
-    with Session(registry.engine) as session, session.begin():
-        admin = create_user(
-            session, UserIn(username="uji", full_name="Uji", role=Role.ADMIN), None, 0
-        )
-        token = issue_token(session, admin, label="test", now_ms=0)
-    registry.close()
-    site = SimulatedSite(SiteConfig(seed=run, time_scale=600.0, weather_interval_s=0.5))
-    site.start()
-    ingest = Ingest(
-        IngestConfig(
-            mqtt=IngestMqtt(
-                host=stack.mqtt_host,
-                port=stack.mqtt_port,
-                username=ingest_user.username,
-                password=ingest_user.password,
-                client_id=f"ingest-test-{run}",
-            ),
-            influx=InfluxSettings(url=stack.influx_url, database=database),
-            batch=BatchSettings(max_delay_s=0.2),
-            registry_url=registry_url,
-            deadletters_path=tmp_path / "deadletters.sqlite3",
-        )
-    )
-    gateway = Gateway(
-        GatewayConfig(
-            gateway_id=gateway_id,
-            state_dir=tmp_path / "gateway",
-            mqtt=GatewayMqtt(
-                host=stack.mqtt_host,
-                port=stack.mqtt_port,
-                username=gw_user.username,
-                password=gw_user.password,
-            ),
-            publish=PublishSettings(interval_s=0.2),
-            modbus=[
-                ModbusBusSettings(
-                    port=site.ports["soil"],
-                    interval_s=0.5,
-                    probes=[ProbeSettings(device_id="soil-1", unit=1)],
-                )
-            ],
-            weather=[
-                WeatherStationSettings(
-                    device_id="weather-1", port=site.ports["weather"], baudrate=4800
-                )
-            ],
-        )
-    )
-    threads_before = set(threading.enumerate())
-    ingest.start()
-    gateway.start()
-    influx = InfluxDB(stack.influx_url, database)
-    app = create_app(
-        ApiConfig(
-            influx=ApiInflux(url=stack.influx_url, database=database),
-            broker=BrokerSettings(host=stack.mqtt_host, port=stack.mqtt_port),
-            registry_url=registry_url,
-        )
-    )
-    with TestClient(app, headers={"Authorization": f"Bearer {token}"}) as api:
-        yield Chain(site, gateway, ingest, influx, api, stack, gateway_id)
-    gateway.stop()
-    ingest.stop()
-    site.stop()
-    influx.close()
-    leaked = [
-        t for t in set(threading.enumerate()) - threads_before if t.is_alive() and t.daemon is False
-    ]
-    assert not leaked, f"threads left running: {leaked}"
+        finally:
+            influx.close()
 
 
 def _rows_by_time(chain: Chain, quantities: list[str]) -> dict[int, dict[str, float]]:

@@ -16,7 +16,6 @@ minimum interval.
 from __future__ import annotations
 
 import re
-import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -25,27 +24,8 @@ from typing import Any
 import pytest
 
 from dashboards.catalog import all_dashboard_json
-from firmware_sim.site import SimulatedSite, SiteConfig
-from gateway.config import (
-    GatewayConfig,
-    ModbusBusSettings,
-    ProbeSettings,
-    PublishSettings,
-    WeatherStationSettings,
-)
-from gateway.config import MqttSettings as GatewayMqtt
-from gateway.service import Gateway
-from ingest.config import BatchSettings, InfluxSettings, IngestConfig
-from ingest.config import MqttSettings as IngestMqtt
-from ingest.service import Ingest
 from registry.store import (
-    DeviceEntry,
     DevicePlacement,
-    FieldEntry,
-    GatewayEntry,
-    Registry,
-    SiteFile,
-    VillageEntry,
 )
 from storage.influx import InfluxDB
 from storage.rollups import Rollup, StorageLayout
@@ -53,6 +33,7 @@ from storage.schema import reading_line
 from tani.stack import Stack
 from telemetry.quantities import QUANTITIES
 from telemetry.reading import Quality, Reading
+from tests.integration.pipeline import Place, running_pipeline
 from tests.integration.support import wait_for
 
 pytestmark = pytest.mark.integration
@@ -115,104 +96,37 @@ def _health_points(influx: InfluxDB, measurement: str) -> list[dict[str, Any]]:
 
 @pytest.fixture(scope="module")
 def site(stack: Stack, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
+    place = Place(VILLAGE, FIELD, GATEWAY, DATABASE)
     tmp_path = tmp_path_factory.mktemp("dashboards")
-    gw_user = stack.add_mqtt_user(GATEWAY, "gateway")
-    ingest_user = stack.add_mqtt_user("ingest-dashboards", "service")
-    registry_url = f"sqlite:///{tmp_path / 'registry.sqlite3'}"
-    registry = Registry(registry_url)
-    registry.apply(
-        SiteFile(
-            villages=[VillageEntry(id=VILLAGE, name="Desa Dasbor")],
-            fields=[FieldEntry(id=FIELD, name="Sawah Dasbor", village=VILLAGE, crop="padi")],
-            gateways=[
-                GatewayEntry(
-                    id=GATEWAY,
-                    name="dasbor",
-                    devices=[
-                        DeviceEntry(id="soil-1", kind="modbus_soil", field=FIELD),
-                        DeviceEntry(id="weather-1", kind="ascii_weather", field=FIELD),
-                    ],
-                )
-            ],
-        )
-    )
-    registry.close()
-    emulated = SimulatedSite(SiteConfig(seed=7, time_scale=600.0, weather_interval_s=0.5))
-    emulated.start()
-    ingest = Ingest(
-        IngestConfig(
-            mqtt=IngestMqtt(
-                host=stack.mqtt_host,
-                port=stack.mqtt_port,
-                username=ingest_user.username,
-                password=ingest_user.password,
-                client_id="ingest-dashboards",
-            ),
-            influx=InfluxSettings(url=stack.influx_url, database=DATABASE),
-            batch=BatchSettings(max_delay_s=0.2),
-            registry_url=registry_url,
-            deadletters_path=tmp_path / "deadletters.sqlite3",
-            # The test runs the rollup job itself, once the readings are in.
-            rollup_every_s=0,
-        )
-    )
-    gateway = Gateway(
-        GatewayConfig(
-            gateway_id=GATEWAY,
-            state_dir=tmp_path / "gateway",
-            mqtt=GatewayMqtt(
-                host=stack.mqtt_host,
-                port=stack.mqtt_port,
-                username=gw_user.username,
-                password=gw_user.password,
-            ),
-            publish=PublishSettings(interval_s=0.2, health_interval_s=1.0),
-            modbus=[
-                ModbusBusSettings(
-                    port=emulated.ports["soil"],
-                    interval_s=0.5,
-                    probes=[ProbeSettings(device_id="soil-1", unit=1)],
-                )
-            ],
-            weather=[
-                WeatherStationSettings(
-                    device_id="weather-1", port=emulated.ports["weather"], baudrate=4800
-                )
-            ],
-        )
-    )
-    threads_before = set(threading.enumerate())
-    ingest.start()
-    gateway.start()
+    # Health every second, so the gateway panels have several reports; the test runs the
+    # rollup job itself, once the readings are in.
     influx = InfluxDB(stack.influx_url, DATABASE)
     try:
-        wait_for(
-            lambda: {q for q in QUANTITIES if _count(influx, q) >= 3} == set(QUANTITIES),
-            what="readings of every quantity",
-        )
-        wait_for(
-            lambda: (
-                len(_health_points(influx, "gateway_health")) >= 3
-                and {r["device_id"] for r in _health_points(influx, "device_health")}
-                == {"soil-1", "weather-1"}
-            ),
-            what="health reports naming both devices",
-        )
-        now_ms = time.time_ns() // 1_000_000
-        bad = Reading(GATEWAY, "soil-1", "soil_moisture", 150.0, "%", now_ms - 1000, Quality.BAD, 0)
-        influx.write_lines([reading_line(bad, DevicePlacement(FIELD, VILLAGE, "padi"))])
-        Rollup(influx, StorageLayout(utc_offset_h=7)).run_once(now_ms + 1000)
-        yield Site(influx)
+        with running_pipeline(
+            stack, tmp_path, place, seed=7, health_interval_s=1.0, rollup_every_s=0
+        ):
+            wait_for(
+                lambda: {q for q in QUANTITIES if _count(influx, q) >= 3} == set(QUANTITIES),
+                what="readings of every quantity",
+            )
+            wait_for(
+                lambda: (
+                    len(_health_points(influx, "gateway_health")) >= 3
+                    and {r["device_id"] for r in _health_points(influx, "device_health")}
+                    == {"soil-1", "weather-1"}
+                ),
+                what="health reports naming both devices",
+            )
+            now_ms = time.time_ns() // 1_000_000
+            bad = Reading(
+                GATEWAY, "soil-1", "soil_moisture", 150.0, "%", now_ms - 1000, Quality.BAD, 0
+            )
+            influx.write_lines([reading_line(bad, DevicePlacement(FIELD, VILLAGE, "padi"))])
+            Rollup(influx, StorageLayout(utc_offset_h=7)).run_once(now_ms + 1000)
+            yield Site(influx)
     finally:
-        gateway.stop()
-        ingest.stop()
-        emulated.stop()
         influx.execute(f'DROP DATABASE "{DATABASE}"')
         influx.close()
-    leaked = [
-        t for t in set(threading.enumerate()) - threads_before if t.is_alive() and not t.daemon
-    ]
-    assert not leaked, f"threads left running: {leaked}"
 
 
 def _count(influx: InfluxDB, quantity: str) -> int:
