@@ -21,13 +21,12 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
-import niquests.exceptions
+import requests.exceptions
 from grafana_client import GrafanaApi
 from grafana_client.client import (
     GrafanaClientError,
     GrafanaException,
     GrafanaServerError,
-    GrafanaTimeoutError,
     GrafanaUnauthorizedError,
     TokenAuth,
 )
@@ -119,7 +118,7 @@ def _connect(url: str, token: str, timeout_s: float, verify_tls: bool) -> Grafan
         )
     # grafana_client appends "api" to the prefix as is: a sub-path must end in exactly one "/".
     prefix = parts.path.strip("/")
-    return GrafanaApi(
+    api = GrafanaApi(
         auth=TokenAuth(token),
         host=parts.hostname,
         port=parts.port,
@@ -128,6 +127,7 @@ def _connect(url: str, token: str, timeout_s: float, verify_tls: bool) -> Grafan
         verify=verify_tls,
         timeout=timeout_s,
     )
+    return api
 
 
 def _push_datasource(api: GrafanaApi, url: str, ours: dict[str, Any]) -> Change:
@@ -224,37 +224,43 @@ def _get_or_none(url: str, what: str, get: Callable[[], Any]) -> Any:
 
 
 def _call(url: str, doing: str, request: Callable[[], Any]) -> Any:
-    """Run one grafana_client request; turn its failures into messages an operator can act on."""
+    """Run one grafana_client request; turn its failures into messages an operator can act on.
+
+    The error is raised outside the handler, without grafana_client's exception as its context:
+    that traceback's frames hold the request's connection, and with it an open socket, for as
+    long as anyone keeps the error.
+    """
     try:
         return request()
-    except GrafanaUnauthorizedError as exc:
-        raise GrafanaPushError(
+    except GrafanaUnauthorizedError:
+        error = GrafanaPushError(
             f"Grafana at {url} refused the token while {doing} (401 Unauthorized): check the "
             "service account token (Grafana: Administration > Users and access > Service "
             "accounts); it may be mistyped, expired or revoked"
-        ) from exc
+        )
     except GrafanaClientError as exc:
-        raise _client_error(url, doing, exc) from exc
+        error = _client_error(url, doing, exc)
     except GrafanaServerError as exc:
-        raise GrafanaPushError(
+        error = GrafanaPushError(
             f"Grafana at {url} failed while {doing} ({exc.message}): see Grafana's server log"
-        ) from exc
-    except GrafanaTimeoutError as exc:
-        raise GrafanaPushError(
+        )
+    except requests.exceptions.Timeout:
+        error = GrafanaPushError(
             f"Grafana at {url} did not answer in time while {doing}: check that it is running "
             "and not overloaded, or allow a longer timeout"
-        ) from exc
-    except niquests.exceptions.SSLError as exc:
-        raise GrafanaPushError(
+        )
+    except requests.exceptions.SSLError as exc:
+        error = GrafanaPushError(
             f"the TLS certificate of {url} is not trusted ({exc}): install the CA that signed "
             "it on this machine, or skip verification only on a network you trust"
-        ) from exc
-    except (niquests.exceptions.RequestException, GrafanaException) as exc:
-        # grafana_client lets connection errors (refused, unknown host) through as niquests'.
-        raise GrafanaPushError(
+        )
+    except (requests.exceptions.RequestException, GrafanaException) as exc:
+        # grafana_client lets connection errors (refused, unknown host) through as requests'.
+        error = GrafanaPushError(
             f"cannot reach Grafana at {url} while {doing} ({exc}): check the URL (scheme, host, "
             "port) and that Grafana is running and reachable from this machine"
-        ) from exc
+        )
+    raise error
 
 
 def _client_error(url: str, doing: str, exc: GrafanaClientError) -> GrafanaPushError:
