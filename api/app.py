@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.encoders import jsonable_encoder
@@ -14,6 +16,7 @@ from fastapi.responses import JSONResponse
 from api.auth import LoginThrottle
 from api.config import ApiConfig
 from api.latest import LatestReadings
+from api.metrics import ApiMetrics, RequestMetrics
 from api.routers import (
     ack,
     admin,
@@ -32,6 +35,8 @@ from api.village_numbers import VillageNumbers
 from registry.store import Registry
 from storage.influx import InfluxDB
 
+log = logging.getLogger(__name__)
+
 
 async def _invalid_request(_: Request, exc: RequestValidationError) -> JSONResponse:
     """FastAPI's 422, without echoing the bad input back.
@@ -41,6 +46,12 @@ async def _invalid_request(_: Request, exc: RequestValidationError) -> JSONRespo
     """
     errors = [{k: v for k, v in error.items() if k != "input"} for error in exc.errors()]
     return JSONResponse(status_code=422, content={"detail": jsonable_encoder(errors)})
+
+
+def _caches(app: FastAPI) -> list[TtlCache[Any, Any]]:
+    """The caches whose hits and misses the metrics report, as the running app has them."""
+    state = app.state
+    return [state.principals, *state.latest.caches, state.village_numbers.cache]
 
 
 def create_app(config: ApiConfig) -> FastAPI:
@@ -61,9 +72,16 @@ def create_app(config: ApiConfig) -> FastAPI:
         app.state.latest = LatestReadings(
             app.state.influx, app.state.registry, config.latest_cache_s
         )
+        if metrics is not None and config.metrics_port is not None:
+            port = metrics.serve(config.metrics_host, config.metrics_port)
+            log.info(
+                "metrics served", extra={"url": f"http://{config.metrics_host}:{port}/metrics"}
+            )
         try:
             yield
         finally:
+            if metrics is not None:
+                metrics.close()
             app.state.influx.close()
             app.state.registry.close()
 
@@ -76,11 +94,16 @@ def create_app(config: ApiConfig) -> FastAPI:
     )
     # Per application, so each app (and each test's) counts its own failed logins.
     app.state.login_throttle = LoginThrottle()
-    app.state.principals = TtlCache(config.auth_cache_s)
+    app.state.principals = TtlCache(config.auth_cache_s, name="auth")
     app.add_exception_handler(RequestValidationError, _invalid_request)
     # Pages and CSV go out compressed: a field page with its charts is ~27 KB, ~7 KB gzipped,
     # on a prepaid phone link.
     app.add_middleware(GZipMiddleware, minimum_size=1000)
+    # Outermost, so the time includes compression; none at all unless metrics are served.
+    metrics = None if config.metrics_port is None else ApiMetrics(lambda: _caches(app))
+    app.state.metrics = metrics
+    if metrics is not None:
+        app.add_middleware(RequestMetrics, metrics=metrics, routes=app.routes)
     app.include_router(health.router)
     app.include_router(auth.router)
     app.include_router(fields.router)

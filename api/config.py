@@ -51,6 +51,10 @@ class ApiConfig(BaseSettings):
     latest_cache_s: float = Field(default=10.0, ge=0, le=300)
     # Seconds a village's summary numbers are reused (api/village_numbers.py); 0: never.
     summary_cache_s: float = Field(default=60.0, ge=0, le=900)
+    # Prometheus metrics on http://metrics_host:metrics_port/metrics, a port apart from the
+    # API's so the public one never shows them; 0 picks a free port, None serves none.
+    metrics_host: str = "127.0.0.1"
+    metrics_port: int | None = Field(default=None, ge=0, le=65535)
 
     @classmethod
     def settings_customise_sources(

@@ -30,8 +30,13 @@ class LatestReadings:
     ) -> None:
         self._influx = influx
         self._registry = registry
-        self._kept: TtlCache[str, list[LatestValue]] = TtlCache(ttl_s, clock)
-        self._fields: TtlCache[str, FieldInfo] = TtlCache(ttl_s, clock)
+        self._kept: TtlCache[str, list[LatestValue]] = TtlCache(ttl_s, clock, name="latest")
+        self._fields: TtlCache[str, FieldInfo] = TtlCache(ttl_s, clock, name="fields")
+
+    @property
+    def caches(self) -> tuple[TtlCache[str, list[LatestValue]], TtlCache[str, FieldInfo]]:
+        """The readings cache and the fields cache (for metrics)."""
+        return self._kept, self._fields
 
     def field(self, field_id: str) -> FieldInfo | None:
         """The registry's entry of a field, or None if there is no such field."""

@@ -15,21 +15,37 @@ MAX_ENTRIES = 10_000
 
 
 class TtlCache(Generic[K, V]):
-    """Values kept ``ttl_s`` seconds each (0: nothing is kept), at most MAX_ENTRIES of them."""
+    """Values kept ``ttl_s`` seconds each (0: nothing is kept), at most MAX_ENTRIES of them.
 
-    def __init__(self, ttl_s: float, clock: Callable[[], float] = time.monotonic) -> None:
+    ``name`` says which cache it is in the API's metrics, which read its hits and misses.
+    """
+
+    def __init__(
+        self, ttl_s: float, clock: Callable[[], float] = time.monotonic, *, name: str
+    ) -> None:
         self.ttl_s = ttl_s
+        self.name = name
         self._clock = clock
         self._lock = threading.Lock()
         self._kept: dict[K, tuple[float, V]] = {}
+        self._hits = 0
+        self._misses = 0
 
     def get(self, key: K) -> V | None:
         """The value kept for ``key`` if it has not expired, else None."""
         with self._lock:
             kept = self._kept.get(key)
-        if kept is None or self._clock() >= kept[0]:
-            return None
-        return kept[1]
+            # Plain ints under the lock already taken: cheaper than a metric per request.
+            if kept is not None and self._clock() < kept[0]:
+                self._hits += 1
+                return kept[1]
+            self._misses += 1
+        return None
+
+    def counts(self) -> tuple[int, int]:
+        """(hits, misses) of ``get`` since the cache was made."""
+        with self._lock:
+            return self._hits, self._misses
 
     def put(self, key: K, value: V) -> None:
         """Keep ``value`` for ``ttl_s`` seconds."""

@@ -27,7 +27,14 @@ class VillageNumbers:
         self, influx: InfluxDB, ttl_s: float, clock: Callable[[], float] = time.monotonic
     ) -> None:
         self._influx = influx
-        self._kept: TtlCache[tuple[object, ...], list[FieldSummary]] = TtlCache(ttl_s, clock)
+        self._kept: TtlCache[tuple[object, ...], list[FieldSummary]] = TtlCache(
+            ttl_s, clock, name="summary"
+        )
+
+    @property
+    def cache(self) -> TtlCache[tuple[object, ...], list[FieldSummary]]:
+        """The summaries cache (for metrics)."""
+        return self._kept
 
     def summaries(
         self,

@@ -141,7 +141,7 @@ def _seed(session: Session) -> tuple[dict[str, str], dict[str, int], dict[str, s
 
 
 @contextmanager
-def running_site(tmp_path: Path) -> Iterator[Site]:
+def running_site(tmp_path: Path, *, metrics_port: int | None = None) -> Iterator[Site]:
     """The API on a fresh registry with the site above; everything closed afterwards."""
     url = f"sqlite:///{tmp_path / 'registry.sqlite3'}"
     registry = Registry(url)
@@ -156,6 +156,7 @@ def running_site(tmp_path: Path) -> Iterator[Site]:
             influx=InfluxSettings(url="http://127.0.0.1:9"),
             latest_cache_s=0,
             summary_cache_s=0,
+            metrics_port=metrics_port,
         )
         app = create_app(config)
         with TestClient(app) as client:

@@ -209,7 +209,7 @@ def test_a_requests_token_use_is_recorded_and_its_transaction_ended(site: Site) 
 def _cache_with_clock(site: Site) -> _Clock:
     clock = _Clock()
     app = site.client.app
-    app.state.principals = TtlCache(app.state.config.auth_cache_s, clock)  # type: ignore[attr-defined]
+    app.state.principals = TtlCache(app.state.config.auth_cache_s, clock, name="auth")  # type: ignore[attr-defined]
     return clock
 
 
