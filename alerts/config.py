@@ -95,6 +95,10 @@ class AlertsConfig(BaseSettings):
     evaluation: EvaluationSettings = EvaluationSettings()
     delivery: DeliverySettings = DeliverySettings()
     registry_url: str = "sqlite:///.tani/registry.sqlite3"
+    # Prometheus metrics on http://metrics_host:metrics_port/metrics; 0 picks a free port,
+    # None serves none.
+    metrics_host: str = "127.0.0.1"
+    metrics_port: int | None = Field(default=None, ge=0, le=65535)
 
     @classmethod
     def settings_customise_sources(

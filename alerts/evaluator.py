@@ -80,11 +80,14 @@ class Evaluator:
         settings: EvaluationSettings,
         *,
         clock: Callable[[], int] = wall_ms,
+        on_pass: Callable[[EvaluationReport | None, float], None] | None = None,
     ) -> None:
         self._registry = registry
         self._influx = influx
         self._settings = settings
         self._clock = clock
+        # Told of each pass of run_forever: its report (None if it raised) and its seconds.
+        self._on_pass = on_pass
 
     def run_once(self) -> EvaluationReport:
         """One pass over every rule; a rule whose data cannot be read is skipped and reported."""
@@ -112,6 +115,7 @@ class Evaluator:
         """Evaluate every ``every_s`` seconds until ``stop`` is set."""
         while not stop.is_set():
             started = time.monotonic()
+            report: EvaluationReport | None = None
             try:
                 report = self.run_once()
             except Exception:
@@ -128,6 +132,8 @@ class Evaluator:
                             "failed_rules": report.failed_rules,
                         },
                     )
+            if self._on_pass is not None:
+                self._on_pass(report, time.monotonic() - started)
             stop.wait(max(0.0, self._settings.every_s - (time.monotonic() - started)))
 
     # -- rules of readings ---------------------------------------------------------------

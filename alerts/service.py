@@ -14,6 +14,7 @@ from alerts.config import AlertsConfig
 from alerts.delivery import Dispatcher
 from alerts.evaluator import Evaluator, wall_ms
 from alerts.gateway_status import GatewayStatusWatcher
+from alerts.metrics import AlertsMetrics
 from registry.store import Registry
 from storage.influx import InfluxDB
 
@@ -32,8 +33,12 @@ class AlertsService:
             password=config.influx.password,
             token=config.influx.token,
         )
+        self.config = config
+        self.metrics = AlertsMetrics(self.registry)
         self.watcher = GatewayStatusWatcher(config.mqtt, self.registry, clock=wall_ms)
-        self.evaluator = Evaluator(self.registry, self.influx, config.evaluation)
+        self.evaluator = Evaluator(
+            self.registry, self.influx, config.evaluation, on_pass=self.metrics.evaluation_pass
+        )
         self.dispatcher = Dispatcher(self.registry, config.delivery)
         self._stop = threading.Event()
         self._threads = [
@@ -46,7 +51,12 @@ class AlertsService:
         ]
 
     def start(self) -> None:
-        """Connect to the broker and start evaluating and delivering."""
+        """Connect to the broker, start evaluating and delivering, serve /metrics if configured."""
+        if self.config.metrics_port is not None:
+            port = self.metrics.serve(self.config.metrics_host, self.config.metrics_port)
+            log.info(
+                "metrics served", extra={"url": f"http://{self.config.metrics_host}:{port}/metrics"}
+            )
         self.watcher.start()
         for thread in self._threads:
             thread.start()
@@ -58,6 +68,7 @@ class AlertsService:
         for thread in self._threads:
             thread.join()
         self.watcher.stop()
+        self.metrics.close()
         self.influx.close()
         self.registry.close()
         log.info("alerts service stopped")

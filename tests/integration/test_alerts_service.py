@@ -7,6 +7,7 @@ a real webhook receiver, escalates it by e-mail to a real SMTP server, and repor
 
 from __future__ import annotations
 
+import urllib.request
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -69,6 +70,7 @@ def _config(stack: Stack, site: AlertSite) -> AlertsConfig:
             escalate_after_s=3,
         ),
         registry_url=site.registry_url,
+        metrics_port=0,
     )
 
 
@@ -76,6 +78,12 @@ def _evaluated_up_to(site: AlertSite, time_ms: int) -> bool:
     with Session(site.registry.engine) as session:
         last = session.scalar(select(RuleState.last_time_ms))
         return last is not None and last >= time_ms
+
+
+def _scrape(service: AlertsService) -> set[str]:
+    url = f"http://127.0.0.1:{service.metrics.port}/metrics"
+    with urllib.request.urlopen(url, timeout=5) as response:
+        return set(response.read().decode().splitlines())
 
 
 def test_dry_field_is_notified_once_escalated_by_email_and_resolved_on_rain(
@@ -125,5 +133,20 @@ def test_dry_field_is_notified_once_escalated_by_email_and_resolved_on_rain(
             wait_for(lambda: len(webhook.received) == 2, what="the resolution message")
             assert webhook.received[1]["message"].startswith("SELESAI")
             assert [a.state for a in site.alerts()] == ["resolved"]
+
+            # The same story in the service's Prometheus metrics, once the dispatcher has
+            # recorded what it sent (the resolution e-mail too).
+            expected = {
+                'tani_alerts_opened_total{kind="below",severity="warning"} 1.0',
+                'tani_alerts_escalated_total{kind="below",severity="warning"} 1.0',
+                'tani_alerts_resolved_total{kind="below",severity="warning"} 1.0',
+                'tani_alerts_deliveries_total{channel="json",outcome="sent"} 2.0',
+                'tani_alerts_deliveries_total{channel="mailto",outcome="sent"} 2.0',
+            }
+            wait_for(lambda: expected <= _scrape(service), what="the alerts metrics")
+            assert any(
+                line.startswith('tani_alerts_evaluation_passes_total{outcome="ok"}')
+                for line in _scrape(service)
+            )
         finally:
             service.stop()
