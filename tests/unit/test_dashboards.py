@@ -13,11 +13,15 @@ import typer
 import yaml
 from grafana_foundation_sdk.cog.plugins import register_default_plugins
 from grafana_foundation_sdk.models import prometheus
-from grafana_foundation_sdk.models.dashboard import Dashboard, Panel
-from prometheus_client import generate_latest
+from grafana_foundation_sdk.models.dashboard import Dashboard, Panel, RowPanel
+from prometheus_client import CollectorRegistry, generate_latest
 from typer.testing import CliRunner
 
 from alerts.default_rules import DEFAULT_RULES, WATERLOGGED
+from alerts.evaluator import EvaluationReport
+from alerts.metrics import AlertsMetrics
+from api.metrics import ApiMetrics
+from api.ttl_cache import TtlCache
 from dashboards.catalog import all_dashboard_json, all_dashboards, dashboard_json
 from dashboards.influxql import InfluxQLQuery, ResultFormat, register
 from dashboards.ops import ops_dashboard
@@ -25,8 +29,19 @@ from dashboards.provisioning import influx_datasource, tree
 from ingest.metrics import IngestMetrics
 from ingest.sequences import SequenceAudit
 from ingest.service import IngestStats
+from registry.store import Registry
 from tani.cli_grafana import grafana_app
 from telemetry.quantities import QUANTITIES
+from tests.unit.test_alert_delivery import (
+    OFFICE_URL,
+    OFFICER_URL,
+    Clock,
+    FakeSend,
+    make_dispatcher,
+    raise_alert,
+    seed_site,
+    wib_ms,
+)
 
 REPO = Path(__file__).resolve().parents[2]
 DEPLOYED = REPO / "deploy" / "grafana"
@@ -275,33 +290,59 @@ def test_export_command_writes_the_tree(tmp_path: Path) -> None:
     assert refused.exit_code == 2
 
 
-def _exposed_metric_names() -> set[str]:
-    """The sample names a real ingest metrics registry serves on /metrics."""
-    metrics = IngestMetrics(
-        lambda: IngestStats(rejected_by_reason={"malformed_payload": 1}),
-        lambda: {"gw-1": SequenceAudit("gw-1", stored=9, lowest=1, highest=10)},
-    )
-    metrics.write_seconds.observe(0.01)
-    text = generate_latest(metrics.registry).decode()
+def _sample_names(registry: CollectorRegistry) -> set[str]:
+    text = generate_latest(registry).decode()
     return {line.split("{")[0].split(" ")[0] for line in text.splitlines() if line[:1] != "#"}
 
 
-def test_ops_dashboard_asks_prometheus_only_for_metrics_ingest_serves() -> None:
+def _exposed_metric_names(tmp_path: Path) -> set[str]:
+    """The sample names real ingest, API and alerts metrics registries serve on /metrics."""
+    ingest = IngestMetrics(
+        lambda: IngestStats(rejected_by_reason={"malformed_payload": 1}),
+        lambda: {"gw-1": SequenceAudit("gw-1", stored=9, lowest=1, highest=10)},
+    )
+    ingest.write_seconds.observe(0.01)
+    api = ApiMetrics(lambda: [TtlCache(10, name="latest")])
+    api.requests.labels("/api/v1/fields/{field_id}/latest", "GET", "200").inc()
+    api.request_seconds.labels("/api/v1/fields/{field_id}/latest").observe(0.01)
+    registry = Registry.from_path(tmp_path / "registry.sqlite3")
+    try:
+        # An alert whose opening failed for good, another's waiting for a retry.
+        seed_site(registry, officer_url=OFFICER_URL, office_url=OFFICE_URL)
+        clock, down = Clock(wib_ms(12, 9)), FakeSend(failing={OFFICER_URL: "down"})
+        raise_alert(registry, clock.now_ms)
+        make_dispatcher(registry, clock, down, max_attempts=1).run_once()
+        raise_alert(registry, clock.now_ms)
+        make_dispatcher(registry, clock, down).run_once()
+        alerts = AlertsMetrics(registry)
+        alerts.evaluation_pass(EvaluationReport(), 0.5)
+        alert_names = _sample_names(alerts.registry)
+    finally:
+        registry.close()
+    return _sample_names(ingest.registry) | _sample_names(api.registry) | alert_names
+
+
+def test_ops_dashboard_asks_prometheus_only_for_metrics_the_services_serve(
+    tmp_path: Path,
+) -> None:
     register_default_plugins()
     encoded = dashboard_json(ops_dashboard())
     parsed = Dashboard.from_json(encoded)
     assert dashboard_json(parsed) == encoded
     exprs = []
     for panel in parsed.panels or []:
+        if isinstance(panel, RowPanel):
+            continue
         assert isinstance(panel, Panel) and panel.datasource is not None
         assert panel.datasource.uid == "tani-prometheus"
         for target in panel.targets or []:
             assert isinstance(target, prometheus.Dataquery)
             exprs.append(target.expr)
-    exposed = _exposed_metric_names()
+    exposed = _exposed_metric_names(tmp_path)
     used = {name for expr in exprs for name in re.findall(r"\btani_[a-z_]+", expr)}
-    assert len(used) >= 7
     assert used <= exposed, used - exposed
+    for service in ("ingest", "api", "alerts"):
+        assert len({name for name in used if name.startswith(f"tani_{service}_")}) >= 4, service
 
 
 def test_ops_dashboard_and_prometheus_only_on_request() -> None:
