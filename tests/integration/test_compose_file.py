@@ -64,6 +64,8 @@ CONFIGS = {
     "ingest": ("ingest.config", "/etc/tani/ingest.toml"),
     "alerts": ("alerts.config", "/etc/tani/alerts.toml"),
 }
+# Where each service serves Prometheus /metrics (deploy/README.md, "Ops metrics").
+METRICS_PORTS = {"ingest": 9464, "api": 9465, "alerts": 9466}
 
 
 def _env_example() -> dict[str, str]:
@@ -385,6 +387,10 @@ def test_each_service_config_passes_its_own_check(
             assert (config.mqtt.host, config.mqtt.port) == ("mosquitto", 1883)
             assert config.mqtt.username == name
             assert config.mqtt.password == _env_example()[f"MQTT_{name.upper()}_PASSWORD"]
+        # Prometheus reaches /metrics inside the compose network; the host never does.
+        assert (config.metrics_host, config.metrics_port) == ("0.0.0.0", METRICS_PORTS[name])
+        published = {str(port.get("target")) for port in services[name].get("ports", [])}
+        assert str(config.metrics_port) not in published, name
     ingest_check = services["ingest"]["healthcheck"]["test"]
     assert "http://127.0.0.1:9464/metrics" in ingest_check
     assert "http://127.0.0.1:8000/healthz" in services["api"]["healthcheck"]["test"]
