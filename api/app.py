@@ -72,12 +72,13 @@ def create_app(config: ApiConfig) -> FastAPI:
         app.state.latest = LatestReadings(
             app.state.influx, app.state.registry, config.latest_cache_s
         )
-        if metrics is not None and config.metrics_port is not None:
-            port = metrics.serve(config.metrics_host, config.metrics_port)
-            log.info(
-                "metrics served", extra={"url": f"http://{config.metrics_host}:{port}/metrics"}
-            )
         try:
+            if metrics is not None and config.metrics_port is not None:
+                port = metrics.serve(config.metrics_host, config.metrics_port)
+                log.info(
+                    "metrics served",
+                    extra={"url": f"http://{config.metrics_host}:{port}/metrics"},
+                )
             yield
         finally:
             if metrics is not None:
