@@ -14,7 +14,7 @@ import logging
 import re
 from collections.abc import Iterator
 
-from prometheus_client import CollectorRegistry, Counter, Histogram, start_http_server
+from prometheus_client import Counter, Histogram
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 from sqlalchemy import case, func, select
@@ -22,6 +22,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from alerts.evaluator import EvaluationReport
+from ops.prometheus import MetricsEndpoint
 from registry.alerting import Alert, AlertState, Delivery, DeliveryStatus
 from registry.people import Channel
 from registry.store import Registry
@@ -135,11 +136,11 @@ def _delivery_families(
     yield from (done, waiting, failing)
 
 
-class AlertsMetrics:
+class AlertsMetrics(MetricsEndpoint):
     """The registry of the alerts service, and its HTTP endpoint once served."""
 
     def __init__(self, registry: Registry) -> None:
-        self.registry = CollectorRegistry()
+        super().__init__()
         self.registry.register(_RegistryCollector(registry))
         self._passes = Counter(
             "tani_alerts_evaluation_passes",
@@ -160,8 +161,6 @@ class AlertsMetrics:
             buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60),
             registry=self.registry,
         )
-        self._server = None
-        self.port: int | None = None
 
     def evaluation_pass(self, report: EvaluationReport | None, seconds: float) -> None:
         """Count and time one pass; ``report`` is None when the pass raised."""
@@ -169,17 +168,3 @@ class AlertsMetrics:
         if report is not None:
             self._rules_skipped.inc(len(report.failed_rules))
         self._pass_seconds.observe(seconds)
-
-    def serve(self, host: str, port: int) -> int:
-        """Serve /metrics; returns the port (useful when ``port`` is 0)."""
-        server, _thread = start_http_server(port, host, registry=self.registry)
-        self._server = server
-        self.port = server.server_port
-        return self.port
-
-    def close(self) -> None:
-        """Stop serving."""
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None

@@ -13,13 +13,14 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
-from prometheus_client import CollectorRegistry, Counter, Histogram, start_http_server
+from prometheus_client import Counter, Histogram
 from prometheus_client.core import CounterMetricFamily
 from prometheus_client.registry import Collector
 from starlette.routing import BaseRoute, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.ttl_cache import TtlCache
+from ops.prometheus import MetricsEndpoint
 
 UNMATCHED = "unmatched"
 # Anything else a client sends as a method is "other": the label set stays bounded.
@@ -47,11 +48,11 @@ class _CacheCollector(Collector):
         yield misses
 
 
-class ApiMetrics:
+class ApiMetrics(MetricsEndpoint):
     """The registry of one API process, and its HTTP endpoint once served."""
 
     def __init__(self, caches: Callable[[], Iterable[TtlCache[Any, Any]]]) -> None:
-        self.registry = CollectorRegistry()
+        super().__init__()
         self.registry.register(_CacheCollector(caches))
         self.requests = Counter(
             "tani_api_requests",
@@ -67,22 +68,6 @@ class ApiMetrics:
             buckets=(0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
             registry=self.registry,
         )
-        self._server = None
-        self.port: int | None = None
-
-    def serve(self, host: str, port: int) -> int:
-        """Serve /metrics; returns the port (useful when ``port`` is 0)."""
-        server, _thread = start_http_server(port, host, registry=self.registry)
-        self._server = server
-        self.port = server.server_port
-        return self.port
-
-    def close(self) -> None:
-        """Stop serving."""
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
 
 
 class RequestMetrics:

@@ -10,11 +10,12 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING
 
-from prometheus_client import CollectorRegistry, Histogram, start_http_server
+from prometheus_client import Histogram
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 from ingest.sequences import SequenceAudit
+from ops.prometheus import MetricsEndpoint
 
 if TYPE_CHECKING:
     from ingest.service import IngestStats
@@ -61,7 +62,7 @@ class _StatsCollector(Collector):
         yield missing
 
 
-class IngestMetrics:
+class IngestMetrics(MetricsEndpoint):
     """The registry of one worker, and its HTTP endpoint once served."""
 
     def __init__(
@@ -69,7 +70,7 @@ class IngestMetrics:
         stats: Callable[[], IngestStats],
         audits: Callable[[], dict[str, SequenceAudit]],
     ) -> None:
-        self.registry = CollectorRegistry()
+        super().__init__()
         self.registry.register(_StatsCollector(stats, audits))
         self.write_seconds = Histogram(
             "tani_ingest_write_seconds",
@@ -77,18 +78,3 @@ class IngestMetrics:
             buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
             registry=self.registry,
         )
-        self._server = None
-        self.port: int | None = None
-
-    def serve(self, host: str, port: int) -> int:
-        """Serve /metrics; returns the port (useful when ``port`` is 0)."""
-        server, _thread = start_http_server(port, host, registry=self.registry)
-        self._server = server
-        self.port = server.server_port
-        return self.port
-
-    def close(self) -> None:
-        """Stop serving."""
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()

@@ -1,0 +1,1 @@
+"""What the server's services share for being operated: their Prometheus endpoint."""
