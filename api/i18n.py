@@ -79,9 +79,13 @@ class CatalogueError(ValueError):
 
 def read_catalogue(directory: Path, language: str) -> Catalog:
     """Every ``*.po`` in ``directory`` as one catalogue, merged in name order (a later file
-    wins a clash); untranslated and fuzzy entries left out.
+    wins a clash); untranslated and fuzzy entries left out, and so is a plural message with
+    any of its forms empty (gettext would show nothing for those counts).
 
-    A malformed file stops start-up with its name. The plural rule is the language's own.
+    The plural rule is the language's own as babel's CLDR data gives it (Indonesian: one
+    form, ``nplurals=1; plural=0;``). A file that is malformed, declares another rule in its
+    ``Plural-Forms`` header, or gives a message more forms than the rule has stops start-up
+    with the file's name: the wrong form would be shown for some counts.
     """
     merged = Catalog(locale=language, domain="messages")
     for path in sorted(directory.glob("*.po")):
@@ -90,12 +94,21 @@ def read_catalogue(directory: Path, language: str) -> Catalog:
                 catalog = read_po(handle, locale=language, abort_invalid=True)
         except PoFileError as error:
             raise CatalogueError(f"{path}: {error}") from error
+        if catalog.plural_forms != merged.plural_forms:
+            raise CatalogueError(
+                f"{path}: Plural-Forms says '{catalog.plural_forms}' but '{language}' has "
+                f"'{merged.plural_forms}': correct the header and give each plural message "
+                f"{merged.num_plurals} msgstr form(s)"
+            )
         for message in catalog:
-            strings = _forms(message.string, merged.num_plurals)
-            if message.id and strings and not message.fuzzy:
+            if message.id and _translated(message.string) and not message.fuzzy:
                 merged.delete(message.id, context=message.context)  # a later file wins
-                merged.add(message.id, strings, context=message.context, flags=message.flags)
+                merged.add(message.id, message.string, context=message.context, flags=message.flags)
     return merged
+
+
+def _translated(string: str | tuple[str, ...]) -> bool:
+    return all(string) if isinstance(string, tuple) else bool(string)
 
 
 def load_catalogue(directory: Path, language: str) -> Translations:
@@ -104,25 +117,6 @@ def load_catalogue(directory: Path, language: str) -> Translations:
     write_mo(buffer, read_catalogue(directory, language))
     buffer.seek(0)
     return Translations(buffer)
-
-
-def _forms(string: str | tuple[str, ...], count: int) -> str | tuple[str, ...] | None:
-    """A message's translation, None if untranslated; a plural gets all ``count`` forms.
-
-    Indonesian needs one form, babel's table says two: a form left empty repeats the one
-    before it, so ``ngettext`` never falls back to English for lack of a form.
-    """
-    if isinstance(string, str):
-        return string or None
-    if not any(string):
-        return None
-    forms = list(string[:count])
-    for index in range(count):
-        if index >= len(forms):
-            forms.append(forms[-1])
-        elif not forms[index]:
-            forms[index] = next(form for form in [*forms[:index][::-1], *string] if form)
-    return tuple(forms)
 
 
 def load_catalogues(locales_dir: Path = LOCALES_DIR) -> dict[str, Translations]:

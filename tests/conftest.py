@@ -10,7 +10,9 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from argon2 import PasswordHasher, profiles
 
+from registry import access
 from tani.stack import MissingBinaryError, Stack, StackConfig, free_ports
 from tani.stack.config import find_binary
 
@@ -67,6 +69,20 @@ def make_stack(state_dir: Path) -> Stack:
             influx_rpc_port=rpc_port,
         )
     )
+
+
+@pytest.fixture(autouse=True, scope="session")
+def cheap_password_hashing() -> Iterator[None]:
+    """argon2id at its cheapest in this test process (0.1 ms a hash instead of 110 ms).
+
+    Everything about passwords but their cost is unchanged; services the tests start as their
+    own processes, and tests/unit/test_access.py's ``real_password_hashing``, keep RFC 9106's
+    profile.
+    """
+    real = access._hasher
+    access._hasher = PasswordHasher.from_parameters(profiles.CHEAPEST)
+    yield
+    access._hasher = real
 
 
 @pytest.fixture

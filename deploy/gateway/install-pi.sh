@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Installs the Tani Hub gateway on Raspberry Pi OS (Debian 12 based), from this checkout.
 #   sudo deploy/gateway/install-pi.sh
-# Installs only the "gateway" extra (pyserial, pymodbus, paho-mqtt): no server packages.
+# Installs only the "gateway" extra (pyserial, pymodbus, paho-mqtt) from uv.lock, exactly the
+# versions and files the tests ran with (aarch64 and armv7l wheels): no server packages. Needs the
+# package registry once, for the locked uv and wheels; Raspberry Pi OS's extra index is not used.
 set -euo pipefail
 
 [ "$(id -u)" -eq 0 ] || { echo "run as root: sudo $0" >&2; exit 1; }
@@ -19,9 +21,7 @@ install -d -m 0755 /etc/tani
 
 mkdir -p "$prefix"
 cp -a "$src/." "$prefix/"
-python3 -m venv "$prefix/.venv"
-"$prefix/.venv/bin/pip" install -q --upgrade pip
-"$prefix/.venv/bin/pip" install -q "$prefix[gateway]"
+UV_HOME="$prefix/.uv" PYTHON=/usr/bin/python3 "$prefix/deploy/install-from-lock.sh" "$prefix/.venv" gateway
 
 if [ ! -f /etc/tani/gateway.toml ]; then
     install -m 0640 -o root -g tani "$src/deploy/examples/gateway.toml" /etc/tani/gateway.toml

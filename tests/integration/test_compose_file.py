@@ -282,7 +282,9 @@ def test_dockerfile_builds_the_server_image() -> None:
     assert instructions[0] == ("FROM", "python:3.11-slim")
     assert json.loads(dict(instructions)["ENTRYPOINT"]) == ["tani"]
     runs = " ".join(arg for op, arg in instructions if op == "RUN")
-    assert 'pip install ".[server]"' in runs
+    # The server extra from the lock, as the Pi and make do (tests/unit/test_lock.py runs it).
+    assert "deploy/install-from-lock.sh /opt/tani server" in runs
+    assert "pip install" not in runs
     users = [arg for op, arg in instructions if op == "USER"]
     assert users and users[-1] not in ("root", "0"), "the services must not run as root"
     assert ("COPY", ". .") in instructions
@@ -292,10 +294,13 @@ def test_dockerfile_builds_the_server_image() -> None:
         for line in (DEPLOY / "Dockerfile.dockerignore").read_text().splitlines()
         if line.strip() and not line.startswith("#")
     ]
-    packages = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"][
-        "packages"
-    ]["find"]["include"]
-    needed = ["pyproject.toml", "README.md", "deploy/compose", *(p.rstrip("*") for p in packages)]
+    packages = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["uv"]["build-backend"][
+        "module-name"
+    ]
+    needed = [
+        *("pyproject.toml", "uv.lock", "README.md", "deploy/compose"),
+        *("deploy/bootstrap-uv.sh", "deploy/install-from-lock.sh", *packages),
+    ]
     for path in needed:
         assert (ROOT / path).exists(), path
         assert not any(fnmatch.fnmatch(path, pattern) for pattern in ignored), path

@@ -6,11 +6,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from argon2 import PasswordHasher
+from argon2 import PasswordHasher, extract_parameters, profiles
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from registry import access
 from registry.access import (
+    PASSWORD_PROFILE,
     TOKEN_PREFIX,
     AuthenticationError,
     Principal,
@@ -97,13 +99,27 @@ def test_a_deactivated_person_cannot_sign_in(session: Session) -> None:
         check_password(session, "budi", PASSWORD)
 
 
+@pytest.fixture
+def real_password_hashing(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The service's own hasher, not the session's cheap one (tests/conftest.py)."""
+    monkeypatch.setattr(access, "_hasher", PasswordHasher.from_parameters(PASSWORD_PROFILE))
+
+
+@pytest.mark.usefixtures("real_password_hashing")
+def test_stored_hashes_use_rfc_9106_low_memory() -> None:
+    assert PASSWORD_PROFILE == profiles.RFC_9106_LOW_MEMORY
+    assert extract_parameters(hash_password(PASSWORD)) == profiles.RFC_9106_LOW_MEMORY
+    assert not PasswordHasher().check_needs_rehash(hash_password(PASSWORD))
+
+
+@pytest.mark.usefixtures("real_password_hashing")
 def test_a_hash_with_old_parameters_is_replaced_at_the_next_sign_in(session: Session) -> None:
     budi = _user(session, "budi")
     weak = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1).hash(PASSWORD)
     budi.password_hash = weak
     check_password(session, "budi", PASSWORD)
     assert budi.password_hash != weak
-    assert not PasswordHasher().check_needs_rehash(budi.password_hash)
+    assert extract_parameters(budi.password_hash) == profiles.RFC_9106_LOW_MEMORY
     assert check_password(session, "budi", PASSWORD) is budi
 
 

@@ -27,6 +27,7 @@ from api.auth import SESSION_COOKIE
 from api.i18n import (
     LANG_COOKIE,
     CatalogueError,
+    catalogues,
     format_local_date,
     format_local_datetime,
     format_number,
@@ -273,8 +274,7 @@ def test_every_po_file_of_a_language_is_merged(tmp_path: Path) -> None:
     )
     (folder / "messages.po").write_text(
         header + 'msgid "Field"\nmsgstr "Lahan"\n\nmsgid "Village"\nmsgstr "Desa"\n\n'
-        'msgid "%(n)d field"\nmsgid_plural "%(n)d fields"\nmsgstr[0] "%(n)d lahan"\n'
-        'msgstr[1] ""\n',
+        'msgid "%(n)d field"\nmsgid_plural "%(n)d fields"\nmsgstr[0] "%(n)d lahan"\n',
         encoding="utf-8",
     )
     (folder / "pages.po").write_text(
@@ -299,6 +299,54 @@ def test_a_malformed_catalogue_stops_start_up(tmp_path: Path) -> None:
     (folder / "pages.po").write_text('msgid "Field"\nmsgstr "Lahan"\nLahan lagi\n', "utf-8")
     with pytest.raises(CatalogueError, match=r"pages\.po"):
         load_catalogues(tmp_path)
+
+
+PLURAL = 'msgid "%(n)d field"\nmsgid_plural "%(n)d fields"\nmsgstr[0] "%(n)d lahan"\n'
+
+
+def _catalogue_folder(tmp_path: Path, text: str) -> Path:
+    folder = tmp_path / "id" / "LC_MESSAGES"
+    folder.mkdir(parents=True)
+    (folder / "pages.po").write_text(text, "utf-8")
+    return tmp_path
+
+
+def test_indonesian_has_one_plural_form() -> None:
+    # babel's CLDR rule, which the shipped catalogues must follow: one form for every count.
+    assert read_catalogue(i18n.LOCALES_DIR / "id" / "LC_MESSAGES", "id").num_plurals == 1
+    for path in (i18n.LOCALES_DIR / "id" / "LC_MESSAGES").glob("*.po"):
+        assert '"Plural-Forms: nplurals=1; plural=0;\\n"' in path.read_text("utf-8"), path
+    catalogue = catalogues()["id"]
+    for n in (0, 1, 2, 21):
+        shown = catalogue.ngettext("%(num)d open alert", "%(num)d open alerts", n)
+        assert shown == "%(num)d peringatan aktif", n
+
+
+def test_a_catalogue_with_more_plural_forms_than_the_language_has_stops_start_up(
+    tmp_path: Path,
+) -> None:
+    root = _catalogue_folder(tmp_path, PLURAL + 'msgstr[1] "%(n)d lahan-lahan"\n')
+    with pytest.raises(CatalogueError, match=r"pages\.po.*more translations than num_plurals"):
+        load_catalogues(root)
+
+
+def test_a_catalogue_declaring_another_plural_rule_stops_start_up(tmp_path: Path) -> None:
+    header = (
+        'msgid ""\nmsgstr ""\n"Language: id\\n"\n'
+        '"Plural-Forms: nplurals=2; plural=(n != 1);\\n"\n\n'
+    )
+    root = _catalogue_folder(tmp_path, header + PLURAL + 'msgstr[1] "%(n)d lahan"\n')
+    with pytest.raises(CatalogueError, match=r"pages\.po: Plural-Forms says 'nplurals=2"):
+        load_catalogues(root)
+
+
+def test_a_plural_with_an_empty_form_is_left_untranslated(tmp_path: Path) -> None:
+    folder = tmp_path / "en" / "LC_MESSAGES"
+    folder.mkdir(parents=True)
+    (folder / "pages.po").write_text(PLURAL, "utf-8")  # English has two forms: one is empty
+    english = i18n.load_catalogue(folder, "en")
+    assert english.ngettext("%(n)d field", "%(n)d fields", 1) == "%(n)d field"
+    assert english.ngettext("%(n)d field", "%(n)d fields", 3) == "%(n)d fields"
 
 
 def _used_msgids() -> dict[str | tuple[str, ...], str]:
