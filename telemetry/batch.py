@@ -12,6 +12,8 @@ MAX_ROWS = 10_000
 # Readings stamped before 2000 or after 2100 come from a clock that was never set.
 MIN_TIME_MS = 946_684_800_000
 MAX_TIME_MS = 4_102_444_800_000
+# Sequence numbers are InfluxDB integers (signed 64-bit).
+MAX_SEQ = 2**63
 
 
 class PayloadError(ValueError):
@@ -32,6 +34,7 @@ class RejectedRow:
 
     index: int
     reason: str
+    seq: int | None = None  # when the row names one: a settled row is acknowledged all the same
 
 
 @dataclass(slots=True)
@@ -54,15 +57,32 @@ def series_problem(device_id: object, key: object) -> str | None:
 
 def value_problem(value: object, time_ms: object, seq: object, time_trusted: bool) -> str | None:
     """Why a reading's value, time or sequence number is unacceptable, or None."""
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-        return f"value {value!r} is not a finite number"
+    if isinstance(value, bool) or not isinstance(value, int | float) or not _is_finite(value):
+        return f"value {_short(value)} is not a finite number"
     if isinstance(time_ms, bool) or not isinstance(time_ms, int):
-        return f"time {time_ms!r} is not an integer of milliseconds"
+        return f"time {_short(time_ms)} is not an integer of milliseconds"
     if time_trusted and not MIN_TIME_MS <= time_ms <= MAX_TIME_MS:
-        return f"time {time_ms} ms is outside 2000..2100: the clock was not set"
-    if isinstance(seq, bool) or not isinstance(seq, int) or seq < 0:
-        return f"sequence number {seq!r} is not a non-negative integer"
+        return f"time {_short(time_ms)} ms is outside 2000..2100: the clock was not set"
+    if not -MAX_TIME_MS <= time_ms <= MAX_TIME_MS:
+        # Even a guessed time must fit InfluxDB's nanosecond timestamps.
+        return f"time {_short(time_ms)} ms is beyond the year 2100"
+    if isinstance(seq, bool) or not isinstance(seq, int) or not 0 <= seq < MAX_SEQ:
+        return f"sequence number {_short(seq)} is not an integer in 0..2**63-1"
     return None
+
+
+def _is_finite(value: int | float) -> bool:
+    # An int too large for a float (JSON allows 1 followed by 309 zeros) is not a reading.
+    try:
+        return math.isfinite(value)
+    except OverflowError:
+        return False
+
+
+def _short(value: object) -> str:
+    """A value for an error message, cut so a hostile payload cannot flood the log."""
+    text = repr(value) if not isinstance(value, int) or value.bit_length() < 200 else "(huge int)"
+    return text if len(text) <= 40 else text[:37] + "..."
 
 
 def checked_reading(

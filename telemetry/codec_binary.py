@@ -31,6 +31,7 @@ from collections.abc import Sequence
 
 from telemetry.batch import (
     MAX_ROWS,
+    MAX_SEQ,
     MAX_TIME_MS,
     MIN_TIME_MS,
     DecodedBatch,
@@ -227,8 +228,12 @@ def _decode_rows(
         if (
             type(entry) is tuple
             and header & 0x03 != 3
-            and seq >= 0
-            and (not trusted or MIN_TIME_MS <= time_ms <= MAX_TIME_MS)
+            and 0 <= seq < MAX_SEQ
+            and (
+                MIN_TIME_MS <= time_ms <= MAX_TIME_MS
+                if trusted
+                else -MAX_TIME_MS <= time_ms <= MAX_TIME_MS
+            )
             and (kind != _FLOAT64 or math.isfinite(value))
         ):
             device_id, key, unit = entry
@@ -248,7 +253,9 @@ def _decode_rows(
         else:
             reject(
                 RejectedRow(
-                    index, _row_problem(entry, series_index, header, value, time_ms, seq, trusted)
+                    index,
+                    _row_problem(entry, series_index, header, value, time_ms, seq, trusted),
+                    seq if 0 <= seq < MAX_SEQ else None,
                 )
             )
         seq += 1

@@ -75,7 +75,7 @@ def decode(payload: bytes, gateway_id: str) -> DecodedBatch:
         try:
             batch.readings.append(_decode_row(gateway_id, row))
         except RowError as exc:
-            batch.rejected.append(RejectedRow(index=index, reason=str(exc)))
+            batch.rejected.append(RejectedRow(index, str(exc), _row_seq(row)))
     return batch
 
 
@@ -90,3 +90,12 @@ def _decode_row(gateway_id: str, row: object) -> Reading:
     if quality is None:
         raise RowError(f"unknown quality code {quality_code!r}")
     return checked_reading(gateway_id, device_id, key, value, time_ms, quality, seq, time_trusted)
+
+
+def _row_seq(row: object) -> int | None:
+    """The sequence number a refused row names, if it names a usable one."""
+    if isinstance(row, list) and len(row) >= 7:
+        seq = row[6]
+        if type(seq) is int and 0 <= seq < 2**63:
+            return seq
+    return None

@@ -132,6 +132,10 @@ def test_json_payload_claiming_another_gateway_is_forged() -> None:
         (["soil-1", "soil_moisture", 31.5, "%", 1000, "g", 1], "clock was not set"),
         (["soil-1", "soil_moisture", 31.5, "%", 1_790_000_000_000, "x", 1], "quality"),
         (["soil-1", "soil_moisture", 31.5, "%", 1_790_000_000_000, "g", -1], "sequence"),
+        (["soil-1", "soil_moisture", 31.5, "%", 1_790_000_000_000, "g", 2**63], "sequence"),
+        # An integer too large for a float once raised OverflowError and killed ingest's decoder.
+        (["soil-1", "soil_moisture", 10**308 * 10, "%", 1_790_000_000_000, "g", 1], "finite"),
+        (["soil-1", "soil_moisture", 31.5, "%", -(10**300), "g", 1, 0], "beyond the year 2100"),
     ],
 )
 def test_bad_json_row_is_rejected_and_good_rows_around_it_kept(
@@ -141,6 +145,13 @@ def test_bad_json_row_is_rejected_and_good_rows_around_it_kept(
     assert len(decoded.readings) == 2
     assert [r.index for r in decoded.rejected] == [1]
     assert reason in decoded.rejected[0].reason
+    assert len(decoded.rejected[0].reason) < 200  # a hostile value cannot flood the log
+
+
+def test_refused_row_keeps_its_sequence_number_so_it_can_be_acknowledged() -> None:
+    bad = ["soil-1", "soil_moisture", 10**309, "%", 1_790_000_000_000, "g", 8]
+    decoded = decode_batch(_json([GOOD_ROW, bad, ["x"]]), "gw-1")
+    assert [(r.index, r.seq) for r in decoded.rejected] == [(1, 8), (2, None)]
 
 
 def test_bad_binary_row_is_rejected_and_good_rows_around_it_kept() -> None:
@@ -157,6 +168,7 @@ def test_bad_binary_row_is_rejected_and_good_rows_around_it_kept() -> None:
     decoded = decode_batch(bytes(payload), "gw-1")
     assert [r.index for r in decoded.rejected] == [1]
     assert "quality" in decoded.rejected[0].reason
+    assert decoded.rejected[0].seq == 8
     assert [r.seq for r in decoded.readings] == [7, 9]
 
 
