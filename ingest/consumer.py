@@ -19,7 +19,8 @@ from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 
 from ingest.config import MqttSettings
-from telemetry.topics import ALL_HEALTH, ALL_READINGS, ALL_STATUS
+from telemetry.acks import encode_acks
+from telemetry.topics import ALL_HEALTH, ALL_READINGS, ALL_STATUS, ack_topic
 
 log = logging.getLogger(__name__)
 
@@ -85,6 +86,15 @@ class MqttConsumer:
         """Tell the broker this message is safely handled."""
         if message.qos > 0:
             self._client.ack(message.mid, message.qos)
+
+    def confirm(self, gateway_id: str, seqs: list[int], server_time_ms: int) -> None:
+        """Tell a gateway that these readings are settled (stored or set aside), and the time.
+
+        QoS 1 to the broker, so paho keeps it across a reconnect; a gateway that misses it
+        (offline, or its session gone) sends the readings again and is confirmed again.
+        """
+        for payload in encode_acks(server_time_ms, seqs):
+            self._client.publish(ack_topic(gateway_id), payload, qos=1)
 
     def unsubscribe(self) -> None:
         """Ask the broker for no more messages (a shared worker leaving its group)."""

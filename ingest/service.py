@@ -28,6 +28,7 @@ from ingest.consumer import InboundMessage, MqttConsumer
 from ingest.deadletters import DeadLetters
 from ingest.metrics import IngestMetrics
 from ingest.sequences import DuplicateCounter, SequenceAudit, audit
+from ingest.validation import enforce_physical_limits
 from registry.store import DevicePlacement, Registry
 from storage.influx import InfluxError, InfluxMisconfigured, InfluxRejected, InfluxUnavailable
 from storage.rollups import Rollup, StorageLayout
@@ -48,6 +49,9 @@ class IngestStats:
     readings_written: int = 0
     batches_written: int = 0
     readings_rejected: int = 0
+    readings_impossible: int = 0
+    readings_confirmed: int = 0
+    internal_errors: int = 0
     duplicate_readings: int = 0
     dead_letters: int = 0
     write_retries: int = 0
@@ -60,6 +64,10 @@ class _Handled:
     lines: list[str]
     readings: int = 0
     oldest_ms: int | None = None
+    # The gateway whose readings these are, and their sequence numbers: confirmed to it once
+    # the message is settled (written, or set aside as a dead letter).
+    gateway_id: str | None = None
+    settled: list[int] = field(default_factory=list)
 
 
 class Ingest:
@@ -227,14 +235,27 @@ class Ingest:
                 self._next_ack += 1
                 for handled in batch:
                     self._consumer.ack(handled.message)
+                confirmed = self._confirm(batch)
                 oldest = [h.oldest_ms for h in written if h.oldest_ms is not None]
                 with self._lock:
                     self._stats.messages_acked += len(batch)
                     self._stats.readings_written += sum(h.readings for h in written)
                     self._stats.batches_written += 1
+                    self._stats.readings_confirmed += confirmed
                     if oldest:
                         since = min(oldest)
                         self._rollup_since = min(since, self._rollup_since or since)
+
+    def _confirm(self, batch: list[_Handled]) -> int:
+        """End-to-end acks: each gateway learns which of its readings are settled."""
+        by_gateway: dict[str, list[int]] = {}
+        for handled in batch:
+            if handled.gateway_id is not None and handled.settled:
+                by_gateway.setdefault(handled.gateway_id, []).extend(handled.settled)
+        now_ms = time.time_ns() // 1_000_000
+        for gateway_id, seqs in by_gateway.items():
+            self._consumer.confirm(gateway_id, seqs, now_ms)
+        return sum(len(seqs) for seqs in by_gateway.values())
 
     def _roll_up(self) -> None:
         """Keep the hourly and daily rollups up to date, including for late (replayed) data."""
@@ -283,9 +304,26 @@ class Ingest:
         return batch
 
     def _handle(self, message: InboundMessage) -> _Handled:
-        """Turn one message into line protocol; set aside what cannot be written."""
+        """Turn one message into line protocol; set aside what cannot be written.
+
+        Whatever the bytes, the result is a handled message: an error nobody foresaw is logged
+        with its traceback and the message becomes a dead letter, so one message can never stop
+        the decoder (and, redelivered after a restart, stop it again).
+        """
         with self._lock:
             self._stats.messages_received += 1
+        try:
+            return self._handle_message(message)
+        except Exception as exc:  # the poison-proof net, see the docstring
+            log.exception(
+                "unexpected error handling a message; set aside as a dead letter",
+                extra={"topic": message.topic},
+            )
+            with self._lock:
+                self._stats.internal_errors += 1
+            return self._dead(message, "internal_error", f"{type(exc).__name__}: {exc}"[:500])
+
+    def _handle_message(self, message: InboundMessage) -> _Handled:
         try:
             topic = parse_topic(message.topic)
         except TopicError as exc:
@@ -298,6 +336,8 @@ class Ingest:
                     "status": message.payload[:200].decode(errors="replace"),
                 },
             )
+            # An ack with no readings still tells a gateway that just connected the time.
+            self._consumer.confirm(topic.gateway_id, [], time.time_ns() // 1_000_000)
             return _Handled(message, [])
         if topic.kind == HEALTH:
             try:
@@ -311,21 +351,36 @@ class Ingest:
             return self._dead(message, "forged_gateway", str(exc), topic.gateway_id)
         except PayloadError as exc:
             return self._dead(message, "malformed_payload", str(exc), topic.gateway_id)
+        settled = [r.seq for r in batch.readings]
         if batch.rejected:
             detail = "; ".join(f"row {r.index}: {r.reason}" for r in batch.rejected[:20])
             self._dead(message, "invalid_readings", detail, topic.gateway_id)
+            settled.extend(r.seq for r in batch.rejected if r.seq is not None)
             with self._lock:
                 self._stats.readings_rejected += len(batch.rejected)
+        readings, impossible = enforce_physical_limits(batch.readings)
+        if impossible:
+            log.warning(
+                "physically impossible values stored as bad",
+                extra={"gateway_id": topic.gateway_id, "readings": impossible},
+            )
+            with self._lock:
+                self._stats.readings_impossible += impossible
         placements = self._current_placements()
-        lines = [
-            reading_line(r, placements.get((r.gateway_id, r.device_id))) for r in batch.readings
-        ]
-        duplicates = self._duplicates.count(topic.gateway_id, [r.seq for r in batch.readings])
+        lines = [reading_line(r, placements.get((r.gateway_id, r.device_id))) for r in readings]
+        duplicates = self._duplicates.count(topic.gateway_id, [r.seq for r in readings])
         if duplicates:
             with self._lock:
                 self._stats.duplicate_readings += duplicates
-        times = [r.time_ms for r in batch.readings if r.time_trusted]
-        return _Handled(message, lines, len(lines), min(times) if times else None)
+        times = [r.time_ms for r in readings if r.time_trusted]
+        return _Handled(
+            message,
+            lines,
+            len(lines),
+            min(times) if times else None,
+            topic.gateway_id,
+            settled,
+        )
 
     def _dead(
         self, message: InboundMessage, reason: str, detail: str, gateway_id: str | None = None

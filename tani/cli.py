@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from ops.threads import exit_when_a_thread_dies
 from tani import logs
 from tani.cli_support import load_or_exit, wait_for_stop
 from tani.stack.config import DEFAULT_INFLUX_PORT, DEFAULT_INFLUX_RPC_PORT, DEFAULT_MQTT_PORT
@@ -174,6 +175,7 @@ def gateway(config: ConfigFile, log_level: LogLevel = "info") -> None:
     from gateway.service import Gateway
 
     logs.configure(log_level)
+    exit_when_a_thread_dies("gateway")
     service = Gateway(load_or_exit(load_config, config))
     service.start()
     wait_for_stop()
@@ -187,6 +189,7 @@ def ingest(config: ConfigFile, log_level: LogLevel = "info") -> None:
     from ingest.service import Ingest
 
     logs.configure(log_level)
+    exit_when_a_thread_dies("ingest")
     service = Ingest(load_or_exit(load_config, config))
     service.start()
     wait_for_stop()
@@ -202,6 +205,7 @@ def api(config: ConfigFile, log_level: LogLevel = "info") -> None:
     from api.config import load_config
 
     logs.configure(log_level)
+    exit_when_a_thread_dies("api")
     settings = load_or_exit(load_config, config)
     uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_config=None)
 

@@ -245,9 +245,11 @@ def alerts_run(
     """Run the alerts service: gateway status, rule evaluation, notification delivery."""
     from alerts.config import load_config
     from alerts.service import AlertsService
+    from ops.threads import exit_when_a_thread_dies
     from tani import logs
 
     logs.configure(log_level)
+    exit_when_a_thread_dies("alerts")
     service = AlertsService(load_or_exit(load_config, config))
     service.start()
     wait_for_stop()

@@ -10,6 +10,7 @@ ROOT = "tani/v1"
 READINGS = "readings"
 STATUS = "status"
 HEALTH = "health"
+ACK = "ack"
 ALL_READINGS = f"{ROOT}/+/{READINGS}"
 ALL_STATUS = f"{ROOT}/+/{STATUS}"
 ALL_HEALTH = f"{ROOT}/+/{HEALTH}"
@@ -40,6 +41,11 @@ def status_topic(gateway_id: str) -> str:
 def health_topic(gateway_id: str) -> str:
     """The topic of the gateway's periodic health report."""
     return f"{ROOT}/{gateway_id}/{HEALTH}"
+
+
+def ack_topic(gateway_id: str) -> str:
+    """The topic on which ingest confirms to a gateway what InfluxDB holds (telemetry.acks)."""
+    return f"{ROOT}/{gateway_id}/{ACK}"
 
 
 def parse_topic(topic: str) -> Topic:

@@ -107,7 +107,7 @@ def test_a_broker_directory_gets_users_password_file_and_acl(
     config, creds = _config(_add(registry_url, *args, "--broker", "10.0.0.5:8883", "--json"))
     assert (config["mqtt"]["host"], config["mqtt"]["port"]) == ("10.0.0.5", 8883)
     acl = (mqtt_dir / ACL_FILE).read_text()
-    assert "user gw-darto\ntopic write tani/v1/gw-darto/#" in acl
+    assert "user gw-darto\ntopic write tani/v1/gw-darto/#\ntopic read tani/v1/gw-darto/ack\n" in acl
     (line,) = (mqtt_dir / PASSWORD_FILE).read_text().splitlines()
     assert line.startswith("gw-darto:$7$101$") and creds.password not in line
     assert json.loads((mqtt_dir / USERS_FILE).read_text())["users"]["gw-darto"]["role"] == (

@@ -30,9 +30,10 @@ from ingest.deadletters import DeadLetters
 from ingest.service import Ingest
 from storage.influx import InfluxDB, InfluxRejected
 from tani.stack import Stack
+from telemetry.acks import Ack, decode_ack
 from telemetry.codec import encode_batch
 from telemetry.reading import Quality, Reading
-from telemetry.topics import readings_topic
+from telemetry.topics import ack_topic, readings_topic
 from tests.integration.support import wait_for
 
 pytestmark = pytest.mark.integration
@@ -366,6 +367,106 @@ def test_mixed_stream_keeps_valid_readings_and_sets_aside_the_rest(
         "forged_gateway",
         "malformed_payload",
     ]
+
+
+def _poison(gateway_id: str) -> bytes:
+    # A JSON integer too large for a float: it once raised OverflowError in the decoder thread,
+    # which died and left ingest up, silent and storing nothing from any gateway.
+    return b'{"v":1,"gw":"%s","r":[["soil-1","soil_moisture",1%s,"%%",%d,"g",1]]}' % (
+        gateway_id.encode(),
+        b"0" * 309,
+        T0,
+    )
+
+
+def test_poison_payload_is_a_dead_letter_and_the_next_reading_is_stored_within_5_s(
+    stack: Stack, tmp_path: Path, names: tuple[str, str, str]
+) -> None:
+    gateway_id = names[0]
+    with _running(stack, tmp_path, names) as (_, ingest, stream, influx):
+        stream.publish(stream.readings(5))
+        _assert_exactly_once(influx, stream)
+        for _ in range(3):
+            stream._client.publish(readings_topic(gateway_id), _poison(gateway_id), qos=1)
+        stream.publish(stream.readings(5))
+        sent = time.monotonic()
+        _assert_exactly_once(influx, stream, timeout=5)
+        assert time.monotonic() - sent < 5
+        wait_for(lambda: ingest.stats().dead_letters == 3, what="three dead letters")
+        assert ingest.stats().rejected_by_reason == {"invalid_readings": 3}
+
+
+def test_an_unforeseen_error_sets_the_message_aside_and_ingest_goes_on(
+    stack: Stack, tmp_path: Path, names: tuple[str, str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import ingest.service
+
+    real_line = ingest.service.reading_line
+
+    def line(reading: Reading, placement: object) -> str:
+        if reading.device_id == "boom":
+            raise RuntimeError("a bug nobody foresaw")
+        return real_line(reading, placement)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(ingest.service, "reading_line", line)
+    gateway_id = names[0]
+    with _running(stack, tmp_path, names) as (_, worker, stream, influx):
+        boom = Reading(gateway_id, "boom", "soil_moisture", 20.0, "%", T0, Quality.GOOD, 10**6)
+        stream._client.publish(
+            readings_topic(gateway_id), encode_batch(gateway_id, [boom]), qos=1
+        ).wait_for_publish(5)
+        stream.publish(stream.readings(5))
+        _assert_exactly_once(influx, stream, timeout=10)
+        wait_for(lambda: worker.stats().internal_errors == 1, what="the error counted")
+        assert worker.stats().rejected_by_reason == {"internal_error": 1}
+
+
+def test_physically_impossible_value_is_stored_as_bad_not_good(
+    stack: Stack, tmp_path: Path, names: tuple[str, str, str]
+) -> None:
+    gateway_id = names[0]
+    with _running(stack, tmp_path, names) as (_, ingest, stream, influx):
+        wet = Reading(gateway_id, "soil-1", "soil_moisture", 150.0, "%", T0, Quality.GOOD, 1)
+        stream.publish([wet])
+        rows = wait_for(
+            lambda: [
+                row
+                for s in influx.query('SELECT "value", "quality" FROM "reading"')
+                for row in s.rows()
+            ],
+            what="the reading stored",
+        )
+        assert [(r["value"], r["quality"]) for r in rows] == [(150.0, "bad")]
+        assert ingest.stats().readings_impossible == 1
+
+
+def test_ingest_confirms_what_influxdb_holds_to_that_gateway_alone(
+    stack: Stack, tmp_path: Path, names: tuple[str, str, str]
+) -> None:
+    gateway_id = names[0]
+    other = stack.add_mqtt_user(f"{gateway_id}-other", "gateway")
+    with _running(stack, tmp_path, names) as (_, _worker, stream, influx):
+        acks: list[Ack] = []
+        snooped: list[bytes] = []
+        stream._client.on_message = lambda c, u, m: acks.append(decode_ack(m.payload))
+        stream._client.subscribe(ack_topic(gateway_id), qos=0)
+        spy = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv5)
+        spy.username_pw_set(other.username, other.password)
+        spy.on_message = lambda c, u, m: snooped.append(m.payload)
+        spy.connect(stack.mqtt_host, stack.mqtt_port)
+        spy.loop_start()
+        spy.subscribe(ack_topic(gateway_id), qos=0)
+        time.sleep(0.5)
+        stream.publish(stream.readings(20))
+        stream.publish(stream.readings(20))
+        _assert_exactly_once(influx, stream)
+        wait_for(lambda: sum(a.count() for a in acks) >= 40, what="acks for 40 readings")
+        spy.loop_stop()
+        spy.disconnect()
+    confirmed = {seq for a in acks for first, last in a.ranges for seq in range(first, last + 1)}
+    assert confirmed == set(stream.published)
+    assert all(abs(a.server_time_ms - time.time() * 1000) < 60_000 for a in acks)
+    assert snooped == [], "another gateway read this gateway's acks"
 
 
 def test_metrics_endpoint_reports_what_happened(
