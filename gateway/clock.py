@@ -2,9 +2,20 @@
 
 A Pi boots with the time it saved at shutdown (fake-hwclock) or 1970, and only learns the real
 time when NTP reaches a server, perhaps days later. Until then a reading keeps the monotonic
-clock of its boot; once the wall clock is trusted, the outbox turns that into real time
-(``wall_now - (mono_now - mono_then)``). Readings of an earlier boot that never saw a trusted
+clock of its boot; once the time is trusted, the outbox turns that into real time
+(``now - (mono_now - mono_then)``). Readings of an earlier boot that never saw a trusted
 clock cannot be placed in time: they keep their wall-clock guess and are flagged.
+
+Two sources are trusted: the kernel's NTP synchronisation, and the server's time, which every
+end-to-end ack from ingest carries. The server's time is held against the monotonic clock, so a
+wall clock that jumps (a late NTP step, a hand-set date) cannot move it; a gateway that reaches
+the broker but no NTP server still learns the time within seconds of connecting.
+
+A wall clock that is merely "late enough" is not evidence: fake-hwclock restores the time of the
+last save, which after a two-day power cut is two days behind and yet past any fixed floor.
+Believing it (``trust_after_floor``) is for gateways with a battery-backed real-time clock, and
+even then the floor moves forward with the newest reading committed, so a clock restored behind
+what the gateway already recorded is not believed.
 """
 
 from __future__ import annotations
@@ -12,6 +23,7 @@ from __future__ import annotations
 import ctypes
 import ctypes.util
 import logging
+import threading
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -25,7 +37,9 @@ BUILD_FLOOR_MS = int(datetime(2026, 11, 1, tzinfo=UTC).timestamp() * 1000)
 _TIME_ERROR = 5  # adjtimex(2): the kernel's clock is not synchronised
 _BOOT_ID = Path("/proc/sys/kernel/random/boot_id")
 
-ClockSource = Literal["ntp", "floor", "none"]
+ClockSource = Literal["ntp", "server", "floor", "none"]
+# How long the kernel's answer on NTP synchronisation is reused (stamp() runs on every poll).
+_SYNC_CHECK_S = 10.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,6 +61,14 @@ class Clock(Protocol):
 
     def state(self) -> ClockState:
         """Whether the wall clock can be trusted right now."""
+        ...
+
+    def observe_server_time(self, server_ms: int, mono_ns: int) -> None:
+        """The server said it was ``server_ms`` at (about) monotonic time ``mono_ns``."""
+        ...
+
+    def raise_floor(self, time_ms: int) -> None:
+        """A reading at ``time_ms`` was committed: a clock earlier than it is not believed."""
         ...
 
 
@@ -71,24 +93,63 @@ def read_boot_id() -> str:
 
 
 class SystemClock:
-    """The machine's clocks; trusted once NTP synchronised or past the build floor."""
+    """The machine's clocks, trusted once NTP synchronised or the server told the time."""
 
-    def __init__(self, floor_ms: int = BUILD_FLOOR_MS, trust_after_floor: bool = True) -> None:
+    def __init__(self, floor_ms: int = BUILD_FLOOR_MS, trust_after_floor: bool = False) -> None:
         self.boot_id = read_boot_id()
         self._floor_ms = floor_ms
         self._trust_after_floor = trust_after_floor
+        self._lock = threading.Lock()
+        self._anchor: tuple[int, int] | None = None  # (server ms, monotonic ns) of this boot
+        self._synced = False
+        self._synced_checked = float("-inf")
 
     def stamp(self) -> tuple[int, int]:
-        """(wall-clock epoch ms, monotonic ns)."""
-        return time.time_ns() // 1_000_000, time.monotonic_ns()
+        """(epoch ms, monotonic ns): the server's time carried forward when NTP is absent."""
+        wall_ms, mono_ns = time.time_ns() // 1_000_000, time.monotonic_ns()
+        with self._lock:
+            anchor = self._anchor
+        if anchor is not None and not self._ntp():
+            return anchor[0] + (mono_ns - anchor[1]) // 1_000_000, mono_ns
+        return wall_ms, mono_ns
 
     def state(self) -> ClockState:
-        """NTP first; a clock past the build floor is believed too (it cannot be 1970)."""
-        if _kernel_synchronised():
+        """NTP first, then the server's time; the local clock past the floor only if asked."""
+        if self._ntp():
             return ClockState(True, "ntp")
-        if self._trust_after_floor and time.time_ns() // 1_000_000 >= self._floor_ms:
+        with self._lock:
+            if self._anchor is not None:
+                return ClockState(True, "server")
+            floor_ms = self._floor_ms
+        if self._trust_after_floor and time.time_ns() // 1_000_000 >= floor_ms:
             return ClockState(True, "floor")
         return ClockState(False, "none")
+
+    def observe_server_time(self, server_ms: int, mono_ns: int) -> None:
+        """Hold the server's time against the monotonic clock (refreshed by every ack)."""
+        with self._lock:
+            self._anchor = (server_ms, mono_ns)
+
+    def raise_floor(self, time_ms: int) -> None:
+        """Move the floor forward to a committed reading's time."""
+        with self._lock:
+            self._floor_ms = max(self._floor_ms, time_ms)
+
+    def offset_ms(self) -> int | None:
+        """How far the wall clock is behind the server's time (None before the first ack)."""
+        with self._lock:
+            anchor = self._anchor
+        if anchor is None:
+            return None
+        server_now = anchor[0] + (time.monotonic_ns() - anchor[1]) // 1_000_000
+        return server_now - time.time_ns() // 1_000_000
+
+    def _ntp(self) -> bool:
+        now = time.monotonic()
+        if now - self._synced_checked >= _SYNC_CHECK_S:
+            self._synced = bool(_kernel_synchronised())
+            self._synced_checked = now
+        return self._synced
 
 
 def rebased_time_ms(wall_now_ms: int, mono_now_ns: int, mono_then_ns: int) -> int:

@@ -157,6 +157,16 @@ class PublishSettings(_Section):
     # After an outage the backlog goes in larger messages, beside the fresh readings.
     backlog_batch_size: int = Field(default=2000, ge=1, le=10_000)
     max_inflight_batches: int = Field(default=20, ge=1, le=1000)
+    # A reading leaves the outbox when ingest confirms InfluxDB holds it ("ingest"), or, for a
+    # server older than end-to-end acks, when the broker has it ("broker": a broker crash or a
+    # killed ingest worker can then lose readings).
+    confirm: Literal["ingest", "broker"] = "ingest"
+    # Batches sent that ingest has not confirmed yet: at most this many (the rest wait on disk),
+    # and each is sent again when unconfirmed after the timeout (which doubles while nothing is
+    # confirmed, and returns to ack_timeout_s with the next confirmation).
+    max_unconfirmed_batches: int = Field(default=50, ge=1, le=10_000)
+    ack_timeout_s: float = Field(default=30.0, gt=0)
+    ack_timeout_max_s: float = Field(default=600.0, gt=0)
     payload_format: Literal["binary", "json"] = "binary"
     health_interval_s: float = Field(default=300.0, gt=0)
 
@@ -169,12 +179,16 @@ class OutboxSettings(_Section):
 
 
 class ClockSettings(_Section):
-    """When the wall clock is believed (the Pi has no real-time clock)."""
+    """When the wall clock is believed (the Pi has no real-time clock).
 
-    # A wall clock later than this date is believed even before NTP answers. Set it to the
-    # install date; with fake-hwclock, a Pi boots with its last shutdown time, which passes.
+    NTP and the server's time (carried by every ack from ingest) are always believed. The
+    local clock alone is believed only with ``trust_after_floor``, for a gateway with a
+    battery-backed real-time clock: fake-hwclock restores a time past any floor that can be
+    days behind. The floor then also moves forward with the newest reading committed.
+    """
+
     floor: date = date(2026, 11, 1)
-    trust_after_floor: bool = True
+    trust_after_floor: bool = False
 
 
 class GatewayConfig(BaseSettings):

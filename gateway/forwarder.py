@@ -6,8 +6,10 @@ One thread owns the outbox. Each round it
    is trusted (from the monotonic clock, so a clock that jumped between the read and now does
    not shift it) or leaving the time open until it is;
 2. gives readings that waited for the clock their time once the clock is trusted;
-3. settles the broker's answers: an acknowledged batch is deleted, a refused one or one on a lost
-   connection goes back to the queue;
+3. settles the answers: a batch the broker took waits for ingest's end-to-end ack, and each
+   reading ingest confirms is deleted; a refused batch, one on a lost connection, or one ingest
+   has not confirmed in time goes back to the queue (re-sent readings overwrite themselves in
+   InfluxDB). The server's time in each ack sets the clock;
 4. publishes, fresh readings first and then the backlog oldest-first in larger batches, with a
    bounded number of batches in flight so a long backlog stays on disk, not in memory;
 5. keeps the outbox under its size limit.
@@ -18,6 +20,7 @@ from __future__ import annotations
 import itertools
 import logging
 import queue
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -25,7 +28,7 @@ from gateway.clock import Clock
 from gateway.config import GatewayConfig
 from gateway.drivers.base import Measurement
 from gateway.outbox import Outbox, OutboxRow
-from gateway.publisher import ConnectionLost, MqttPublisher
+from gateway.publisher import Confirmed, ConnectionLost, MqttPublisher
 from gateway.validation import Validator
 from telemetry.codec import encode_batch
 
@@ -40,13 +43,14 @@ class ForwarderStats:
     """Counters of the forwarding loop."""
 
     readings_measured: int = 0
-    readings_sent: int = 0
+    readings_sent: int = 0  # confirmed by ingest (by the broker with confirm = "broker")
     readings_thinned: int = 0
     readings_dropped: int = 0
     readings_rebased: int = 0
     readings_time_flagged: int = 0
     batches_sent: int = 0
     batches_refused: int = 0
+    batches_resent_unconfirmed: int = 0
     bytes_published: int = 0
     outbox_depth: int = 0
     waiting_for_clock: int = 0
@@ -57,6 +61,8 @@ class _Batch:
     batch_id: int
     readings: int
     backlog: bool
+    unconfirmed: set[int]  # sequence numbers ingest has not confirmed yet
+    deadline: float = 0.0  # monotonic s by which ingest should have confirmed them
 
 
 @dataclass(slots=True)
@@ -73,6 +79,10 @@ class Forwarder:
     stats: ForwarderStats = field(default_factory=ForwarderStats)
     _pending: list[OutboxRow] = field(default_factory=list)
     _inflight: dict[int, _Batch] = field(default_factory=dict)
+    _unconfirmed: dict[int, _Batch] = field(default_factory=dict)
+    _ack_timeout_s: float = 0.0
+    _confirmed_since_timeout: bool = True
+    _clock_floor_at: int = 0
     _batch_ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
     _live_from: int = 0
     _clock_trusted: bool = False
@@ -81,6 +91,10 @@ class Forwarder:
     def __post_init__(self) -> None:
         # What is in the outbox at start is backlog; what comes after is fresh.
         self._live_from = self.outbox.max_seq()
+        self._ack_timeout_s = self.config.publish.ack_timeout_s
+        newest = self.outbox.newest_time_ms()
+        if newest is not None:
+            self.clock.raise_floor(newest)
         flagged = self.outbox.flag_earlier_boots(self.clock.boot_id)
         if flagged:
             log.warning(
@@ -104,6 +118,7 @@ class Forwarder:
             changed = True
         self._clock_trusted = trusted
         changed |= self._settle()
+        changed |= self._resend_unconfirmed()
         if publish_fresh:
             self._publish_fresh()
             changed = True
@@ -115,12 +130,12 @@ class Forwarder:
             self.on_stats(self.stats)
 
     def _inflight_backlog(self) -> bool:
-        return any(batch.backlog for batch in self._inflight.values())
+        return any(b.backlog for b in (*self._inflight.values(), *self._unconfirmed.values()))
 
     @property
     def idle(self) -> bool:
-        """Nothing in flight and nothing waiting in memory."""
-        return not self._inflight and not self._pending
+        """Nothing in flight, nothing awaiting confirmation and nothing waiting in memory."""
+        return not self._inflight and not self._unconfirmed and not self._pending
 
     def _store(self, trusted: bool) -> bool:
         wall_now, mono_now = self.clock.stamp()
@@ -155,6 +170,9 @@ class Forwarder:
         if not self._pending:
             return False
         self.outbox.put(self._pending)
+        times = [r.time_ms for r in self._pending if r.time_ms is not None]
+        if times:
+            self.clock.raise_floor(max(times))
         self._pending = []
         return True
 
@@ -178,28 +196,90 @@ class Forwarder:
                 return settled
             settled = True
             if isinstance(event, ConnectionLost):
-                for batch in self._inflight.values():
-                    self.outbox.requeue(batch.batch_id)
-                self._inflight.clear()
-                # What is left now is backlog for the next connection, fresh readings after it.
-                self._live_from = self.outbox.max_seq()
-                self._backlog_done = False
-                continue
-            batch = self._inflight.pop(event.mid, None)
-            if batch is None:
-                continue  # the "online" status message, or health
-            if event.accepted:
-                self.outbox.done(batch.batch_id)
-                self.stats.readings_sent += batch.readings
-                self.stats.batches_sent += 1
+                self._connection_lost()
+            elif isinstance(event, Confirmed):
+                self._confirmed(event)
             else:
-                self.outbox.requeue(batch.batch_id)
-                self._backlog_done = False
-                self.stats.batches_refused += 1
-                log.error(
-                    "broker refused a batch (check the gateway's ACL entry)",
-                    extra={"gateway_id": self.outbox.gateway_id, "reason": event.reason},
-                )
+                batch = self._inflight.pop(event.mid, None)
+                if batch is None:
+                    continue  # the "online" status message, or health
+                if not event.accepted:
+                    self.outbox.requeue(batch.batch_id)
+                    self._backlog_done = False
+                    self.stats.batches_refused += 1
+                    log.error(
+                        "broker refused a batch (check the gateway's ACL entry)",
+                        extra={"gateway_id": self.outbox.gateway_id, "reason": event.reason},
+                    )
+                elif self.config.publish.confirm == "broker":
+                    self.outbox.done(batch.batch_id)
+                    self._sent(batch)
+                elif batch.unconfirmed:
+                    batch.deadline = time.monotonic() + self._ack_timeout_s
+                    self._unconfirmed[batch.batch_id] = batch
+                else:
+                    self._sent(batch)  # ingest's ack overtook the broker's
+
+    def _connection_lost(self) -> None:
+        # Unconfirmed batches go back too: they may sit in a dead worker's session, and a
+        # fresh connection is the moment to send them again.
+        for batch in (*self._inflight.values(), *self._unconfirmed.values()):
+            self.outbox.requeue(batch.batch_id)
+        self._inflight.clear()
+        self._unconfirmed.clear()
+        # What is left now is backlog for the next connection, fresh readings after it.
+        self._live_from = self.outbox.max_seq()
+        self._backlog_done = False
+
+    def _confirmed(self, event: Confirmed) -> None:
+        self.clock.observe_server_time(event.ack.server_time_ms, event.mono_ns)
+        if not event.ack.ranges:
+            return  # the time alone (an answer to our "online")
+        self.outbox.confirm(event.ack.ranges)
+        if not self._confirmed_since_timeout:
+            log.info(
+                "ingest confirms readings again",
+                extra={"gateway_id": self.outbox.gateway_id},
+            )
+        self._confirmed_since_timeout = True
+        self._ack_timeout_s = self.config.publish.ack_timeout_s
+        for batches in (self._unconfirmed, self._inflight):
+            for key, batch in list(batches.items()):
+                for first, last in event.ack.ranges:
+                    batch.unconfirmed.difference_update(range(first, last + 1))
+                if not batch.unconfirmed and batches is self._unconfirmed:
+                    del batches[key]
+                    self._sent(batch)
+
+    def _sent(self, batch: _Batch) -> None:
+        self.stats.readings_sent += batch.readings
+        self.stats.batches_sent += 1
+
+    def _resend_unconfirmed(self) -> bool:
+        """Requeue batches ingest did not confirm in time; back off while nothing is confirmed."""
+        now = time.monotonic()
+        expired = [b for b in self._unconfirmed.values() if b.deadline <= now]
+        if not expired:
+            return False
+        for batch in expired:
+            del self._unconfirmed[batch.batch_id]
+            self.outbox.requeue(batch.batch_id)
+        self.stats.batches_resent_unconfirmed += len(expired)
+        self._backlog_done = False
+        if self._confirmed_since_timeout:
+            log.warning(
+                "ingest has not confirmed readings in time: sending them again",
+                extra={
+                    "gateway_id": self.outbox.gateway_id,
+                    "batches": len(expired),
+                    "timeout_s": self._ack_timeout_s,
+                },
+            )
+        self._confirmed_since_timeout = False
+        # Ingest or InfluxDB is down, or the uplink drops acks: wait longer before the next
+        # try, so a long outage does not cost a prepaid SIM a re-send every half minute.
+        self._ack_timeout_s = min(2 * self._ack_timeout_s, self.config.publish.ack_timeout_max_s)
+        return True
 
     def _publish_fresh(self) -> None:
         """Everything fresh, in as many batches as it takes (and in-flight slots allow)."""
@@ -222,6 +302,11 @@ class Forwarder:
             return False
         if len(self._inflight) >= self.config.publish.max_inflight_batches:
             return False
+        if (
+            len(self._inflight) + len(self._unconfirmed)
+            >= self.config.publish.max_unconfirmed_batches
+        ):
+            return False
         if not self.publisher.connected.is_set():
             return False
         batch_id = next(self._batch_ids)
@@ -236,6 +321,6 @@ class Forwarder:
         if mid is None:
             self.outbox.requeue(batch_id)
             return False
-        self._inflight[mid] = _Batch(batch_id, len(readings), backlog)
+        self._inflight[mid] = _Batch(batch_id, len(readings), backlog, {r.seq for r in readings})
         self.stats.bytes_published += len(payload)
         return True

@@ -1,7 +1,8 @@
-"""Durable outbox: every reading is on disk before it is published, deleted after PUBACK.
+"""Durable outbox: every reading is on disk before it is published, deleted once confirmed.
 
 SQLite in WAL mode with ``synchronous=FULL``, so a committed reading survives ``kill -9`` and a
-power cut; at worst a reading whose PUBACK was lost is sent twice, which the server ignores. The
+power cut. A reading is deleted when ingest confirms that InfluxDB holds it (``confirm``), not
+when the broker acknowledges it; at worst a reading is sent twice, which overwrites itself. The
 AUTOINCREMENT row id is the gateway's sequence number: it never goes back, not even after rows
 are deleted or the gateway restarts, which is what the server needs to count gaps.
 
@@ -47,6 +48,10 @@ CREATE TABLE IF NOT EXISTS outbox (
 CREATE INDEX IF NOT EXISTS publishable ON outbox (seq) WHERE inflight = 0 AND time_ms IS NOT NULL;
 CREATE INDEX IF NOT EXISTS in_flight ON outbox (inflight) WHERE inflight != 0;
 CREATE INDEX IF NOT EXISTS waiting_for_clock ON outbox (boot_id) WHERE time_ms IS NULL;
+CREATE TABLE IF NOT EXISTS clock_floor (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    newest_ms INTEGER NOT NULL
+);
 """
 
 
@@ -99,10 +104,17 @@ class Outbox:
             raise OutboxError(f"cannot open the outbox {path}: {exc}") from None
         self.gateway_id = gateway_id
 
-    def put(self, rows: Iterable[OutboxRow]) -> None:
-        """Commit rows in one transaction."""
+    def put(self, rows: list[OutboxRow]) -> None:
+        """Commit rows in one transaction, and move the clock floor to the newest time."""
+        times = [r.time_ms for r in rows if r.time_ms is not None]
         with self._db:
             self._db.execute("BEGIN")
+            if times:
+                self._db.execute(
+                    "INSERT INTO clock_floor (id, newest_ms) VALUES (1, ?) ON CONFLICT (id)"
+                    " DO UPDATE SET newest_ms = max(newest_ms, excluded.newest_ms)",
+                    (max(times),),
+                )
             self._db.executemany(
                 "INSERT INTO outbox (device_id, quantity, value, quality, time_ms, wall_ms,"
                 " mono_ns, boot_id, time_trusted) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 1)",
@@ -150,8 +162,15 @@ class Outbox:
             for seq, d, q, v, ql, t, trusted in rows
         ]
 
+    def confirm(self, ranges: Iterable[tuple[int, int]]) -> int:
+        """Forget readings ingest confirmed, by inclusive sequence ranges; how many went."""
+        with self._db:
+            self._db.execute("BEGIN")
+            cursor = self._db.executemany("DELETE FROM outbox WHERE seq BETWEEN ? AND ?", ranges)
+        return cursor.rowcount
+
     def done(self, batch_id: int) -> None:
-        """Forget the readings of a batch the broker acknowledged."""
+        """Forget the readings of a batch (confirmed by the broker, with ``confirm="broker"``)."""
         with self._db:
             self._db.execute("BEGIN")
             self._db.execute("DELETE FROM outbox WHERE inflight = ?", (batch_id,))
@@ -183,6 +202,11 @@ class Outbox:
                 (boot_id,),
             )
         return cursor.rowcount
+
+    def newest_time_ms(self) -> int | None:
+        """The time of the newest reading ever committed with a trusted time (None: none yet)."""
+        row = self._db.execute("SELECT newest_ms FROM clock_floor WHERE id = 1").fetchone()
+        return int(row[0]) if row else None
 
     def max_seq(self) -> int:
         """The highest sequence number given out so far (0 if none)."""

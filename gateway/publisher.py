@@ -10,6 +10,10 @@ topic name on every message after the first of a connection.
 Reconnects wait a random time up to an exponentially growing bound ("full jitter"), so that a
 village of gateways does not hammer the broker in step after it restarts.
 
+The link also receives ingest's end-to-end acks on the gateway's own ack topic (QoS 0: a lost
+ack only means the readings are sent, and confirmed, again). Bytes on that topic that are not an
+ack are counted and logged, never raised into paho's thread.
+
 paho calls back from the network thread while holding its own locks, so callbacks only put
 events on a queue; the forwarding thread does the bookkeeping.
 """
@@ -30,7 +34,8 @@ from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 
 from gateway.config import MqttSettings
-from telemetry.topics import health_topic, readings_topic, status_topic
+from telemetry.acks import Ack, AckError, decode_ack
+from telemetry.topics import ack_topic, health_topic, readings_topic, status_topic
 
 log = logging.getLogger(__name__)
 
@@ -49,7 +54,15 @@ class ConnectionLost:
     """The connection ended: nothing published on it will be acknowledged any more."""
 
 
-LinkEvent = PublishAck | ConnectionLost
+@dataclass(frozen=True, slots=True)
+class Confirmed:
+    """Ingest's end-to-end ack, and the monotonic time it arrived."""
+
+    ack: Ack
+    mono_ns: int
+
+
+LinkEvent = PublishAck | ConnectionLost | Confirmed
 
 
 def status_payload(state: str) -> bytes:
@@ -71,6 +84,7 @@ class MqttPublisher:
         self.events: queue.SimpleQueue[LinkEvent] = queue.SimpleQueue()
         self.connected = threading.Event()
         self.connections = 0
+        self.malformed_acks = 0
         self._settings = settings
         # None: leave it out; the binary format names itself in its first byte, and the 35-odd
         # bytes of a content type on every message are a large part of a small batch.
@@ -143,6 +157,7 @@ class MqttPublisher:
         )
         client.on_connect = self._on_connect
         client.on_publish = self._on_publish
+        client.on_message = self._on_message
         return client
 
     def _run(self) -> None:
@@ -206,6 +221,7 @@ class MqttPublisher:
         self._alias_max = int(getattr(properties, "TopicAliasMaximum", 0) or 0)
         self.connections += 1
         log.info("connected to broker", extra={"gateway_id": self.gateway_id})
+        client.subscribe(ack_topic(self.gateway_id), qos=0)
         client.publish(status_topic(self.gateway_id), status_payload("online"), qos=1, retain=True)
         self.connected.set()
 
@@ -218,3 +234,17 @@ class MqttPublisher:
         properties: Properties | None,
     ) -> None:
         self.events.put(PublishAck(mid, not reason_code.is_failure, str(reason_code)))
+
+    def _on_message(self, client: mqtt.Client, userdata: object, msg: mqtt.MQTTMessage) -> None:
+        arrived = time.monotonic_ns()
+        try:
+            ack = decode_ack(msg.payload)
+        except AckError as exc:
+            self.malformed_acks += 1
+            log.log(
+                logging.WARNING if self.malformed_acks == 1 else logging.DEBUG,
+                f"ignored a message on the ack topic that is not an ack: {exc}",
+                extra={"gateway_id": self.gateway_id, "malformed_acks": self.malformed_acks},
+            )
+            return
+        self.events.put(Confirmed(ack, arrived))

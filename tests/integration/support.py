@@ -22,9 +22,10 @@ from api.app import create_app
 from api.config import ApiConfig
 from firmware_sim.history import Served
 from tani.stack import Stack, free_ports
+from telemetry.acks import encode_acks
 from telemetry.codec import decode_batch
 from telemetry.reading import Reading
-from telemetry.topics import parse_topic, readings_topic
+from telemetry.topics import STATUS, ack_topic, parse_topic, readings_topic, status_topic
 
 
 def wait_for(condition: Callable[[], Any], timeout: float = 20.0, what: str = "condition") -> Any:
@@ -76,7 +77,12 @@ def assert_no_gaps(readings: dict[int, Reading], last_seq: int) -> None:
 
 
 class Collector:
-    """Subscribes with a persistent session, so nothing published while it reconnects is lost."""
+    """Subscribes with a persistent session, so nothing published while it reconnects is lost.
+
+    It confirms what it received on the gateway's ack topic, as ingest confirms what it stored,
+    so that the gateway under test deletes it from its outbox; and, as ingest does, it answers
+    the gateway's status with the time (a gateway without NTP waits for it).
+    """
 
     def __init__(self, stack: Stack, gateway_id: str) -> None:
         creds = stack.add_mqtt_user("test-collector", "service")
@@ -91,7 +97,9 @@ class Collector:
         )
         client.username_pw_set(creds.username, creds.password)
         client.on_message = self._on_message
-        client.on_connect = lambda c, *_: c.subscribe(readings_topic(gateway_id), qos=1)
+        client.on_connect = lambda c, *_: c.subscribe(
+            [(readings_topic(gateway_id), 1), (status_topic(gateway_id), 1)]
+        )
         client.reconnect_delay_set(0.2, 1.0)
         props = Properties(PacketTypes.CONNECT)
         props.SessionExpiryInterval = 3600
@@ -100,7 +108,12 @@ class Collector:
         self._client = client
 
     def _on_message(self, client: mqtt.Client, userdata: object, msg: mqtt.MQTTMessage) -> None:
-        batch = decode_batch(msg.payload, parse_topic(msg.topic).gateway_id)
+        topic = parse_topic(msg.topic)
+        if topic.kind == STATUS:
+            (payload,) = encode_acks(time.time_ns() // 1_000_000, [])
+            client.publish(ack_topic(topic.gateway_id), payload, qos=1)
+            return
+        batch = decode_batch(msg.payload, topic.gateway_id)
         assert not batch.rejected, batch.rejected
         with self._lock:
             self.messages += 1
@@ -110,6 +123,9 @@ class Collector:
                     # A re-sent reading is the same reading, never a changed one.
                     assert self.readings[reading.seq] == reading
                 self.readings[reading.seq] = reading
+        seqs = [r.seq for r in batch.readings]
+        for payload in encode_acks(time.time_ns() // 1_000_000, seqs):
+            client.publish(ack_topic(topic.gateway_id), payload, qos=1)
 
     def count(self) -> int:
         """Distinct readings received."""

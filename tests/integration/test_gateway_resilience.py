@@ -204,6 +204,12 @@ class NtpLateClock:
     def state(self) -> ClockState:
         return ClockState(True, "ntp") if self.synced else ClockState(False, "none")
 
+    def observe_server_time(self, server_ms: int, mono_ns: int) -> None:
+        """This test is about NTP alone: the collector's acks do not set the time."""
+
+    def raise_floor(self, time_ms: int) -> None:
+        """No floor: only NTP is believed."""
+
 
 def test_clock_jumping_forward_when_ntp_arrives_gives_true_times(
     stack: Stack, site: SimulatedSite, tmp_path: Path

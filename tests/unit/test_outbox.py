@@ -161,3 +161,26 @@ os.kill(os.getpid(), signal.SIGKILL)
     # Seq 1 was acknowledged; seq 2 was in flight when killed: it is sent again.
     assert [r.seq for r in reopened.take(1, 10)] == [2, 3, 4]
     reopened.close()
+
+
+def test_confirm_forgets_exactly_the_confirmed_ranges(outbox: Outbox) -> None:
+    outbox.put(_rows(10))
+    outbox.take(1, 10)
+    assert outbox.confirm([(2, 4), (7, 7), (50, 60)]) == 4
+    assert outbox.depth() == 6
+    outbox.requeue(1)
+    assert [r.seq for r in outbox.take(2, 10)] == [1, 5, 6, 8, 9, 10]
+
+
+def test_the_newest_committed_time_is_kept_across_restarts(tmp_path: Path) -> None:
+    outbox = Outbox(tmp_path / "outbox.sqlite3", "gw-1")
+    assert outbox.newest_time_ms() is None
+    outbox.put(_rows(3, time_ms=T0 + 5000))
+    outbox.put(_rows(2, time_ms=None))  # waiting for the clock: no time to move the floor
+    outbox.confirm([(1, 5)])
+    outbox.close()
+    reopened = Outbox(tmp_path / "outbox.sqlite3", "gw-1")
+    try:
+        assert reopened.newest_time_ms() == T0 + 5002  # the newest of the three
+    finally:
+        reopened.close()
