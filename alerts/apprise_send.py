@@ -48,10 +48,13 @@ def apprise_send(url: str, message: Message, timeout_s: float) -> SendResult:
     with _apprise_log() as captured:
         notifier = apprise.Apprise()
         added = notifier.add(full_url)
+        # A channel without a title of its own (SMS above all) gets apprise's "title\r\nbody":
+        # the body alone is the whole alert, built to fit one GSM-7 SMS, and stays one.
+        merges_title = added and all(plugin.title_maxlen == 0 for plugin in notifier)
         delivered = added and bool(
             notifier.notify(
                 body=message.body,
-                title=message.title,
+                title="" if merges_title else message.title,
                 # Plain text: e-mail goes as text/plain, and apprise escapes it for services
                 # that take HTML, so "14,2% < 18%" arrives whole.
                 body_format=apprise.NotifyFormat.TEXT,

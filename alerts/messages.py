@@ -1,8 +1,12 @@
 """The text of one alert notification, SMS-sized, in Bahasa Indonesia (default) or English.
 
-A body is at most 160 characters, whatever the names in the registry: a cheap phone, an SMS
-gateway or a Telegram preview shows the whole message. Names are shortened (with "…") before
-anything else; the severity, the value and the acknowledge link are kept.
+A body is one SMS whatever the names in the registry: GSM-7 only and at most 160 septets, so a
+cheap phone, an SMS gateway or a Telegram preview shows the whole message and the village pays
+for one SMS. One character outside GSM-7 would send it as UCS-2, three parts (see alerts.sms):
+so the body writes units in ASCII ("31,5 C", "uS/cm"), shortens with "...", and transliterates
+names (an en dash -> "-", "ṣ" -> "s", an emoji -> "?"). Names are shortened before anything
+else; the severity, the value and the acknowledge link are kept. The title (an e-mail subject, a
+chat heading; never an SMS) keeps "°C", "…" and names as written, counted in characters.
 """
 
 from __future__ import annotations
@@ -14,29 +18,31 @@ from dataclasses import dataclass
 from functools import partial
 
 from alerts.local_time import local_moment, zone_name
+from alerts.sms import is_gsm7, septets, to_gsm7
 from registry.alerting import Alert, RuleKind, Severity
 from registry.people import Language
 from telemetry.quantities import QUANTITIES
 
-BODY_LIMIT = 160  # one SMS
+BODY_LIMIT = 160  # septets: one GSM-7 SMS
 TITLE_LIMIT = 120  # an e-mail subject that fits a phone's inbox line or two
 MAX_LINK = 100  # longer and an SMS has no room left for what happened
-
-_MIN_NAME = 2  # "X…": a shortened name keeps at least its first letter
-_ELLIPSIS = "…"
 
 _OPENED, _ESCALATED, _RESOLVED = "opened", "escalated", "resolved"
 
 # Names from the registry; the quantity's label is cut only as a last resort.
 _PEOPLE = ("field", "farmer", "village", "device", "gateway", "rule")
 # When a body is too long, in this order: drop the village, drop the link's label
-# ("Konfirmasi:"), cut the names as little as needed, cut the quantity's label too.
-# (village shown, link labelled, what may be cut)
-_BODY_VARIANTS: tuple[tuple[bool, bool, tuple[str, ...]], ...] = (
-    (True, True, ()),
-    (False, True, ()),
-    (False, False, _PEOPLE),
-    (False, False, (*_PEOPLE, "label")),
+# ("Konfirmasi:"), drop the farmer if the field's name then fits whole (a shortened name ends in
+# "...", three septets: "Sawah Utara" tells more than "Saw... (Bud...)"), cut the names as
+# little as needed, cut the quantity's label too.
+# (village shown, farmer shown, link labelled, what may be cut)
+_BODY_VARIANTS: tuple[tuple[bool, bool, bool, tuple[str, ...]], ...] = (
+    (True, True, True, ()),
+    (False, True, True, ()),
+    (False, True, False, ()),
+    (False, False, False, ()),
+    (False, True, False, _PEOPLE),
+    (False, True, False, (*_PEOPLE, "label")),
 )
 
 _SEVERITY = {
@@ -50,7 +56,7 @@ _SEVERITY = {
 _MONTHS_ID = ("Jan", "Feb", "Mar", "Apr", "Mei", "Jun", "Jul", "Agu", "Sep", "Okt", "Nov", "Des")
 _MONTHS_EN = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 _MONTHS = {Language.ID: _MONTHS_ID, Language.EN: _MONTHS_EN}
-# Wire units as people read them; "%" and degrees stick to the number.
+# Wire units as people read them; "%" and degrees stick to the number. Titles only.
 _UNITS = {
     "%": "%",
     "degC": "°C",
@@ -59,6 +65,29 @@ _UNITS = {
     "uS/cm": " µS/cm",
     "W/m2": " W/m²",
 }
+# The same in an SMS body, in GSM-7: no "°", "µ" or "²". "31,5 C" after "Suhu udara" is read
+# as it is written on a thermometer; a bare "270" for a wind direction is not, so it says so.
+_SMS_UNITS = {
+    Language.ID: {"%": "%", "degC": " C", "deg": " derajat", "pH": ""},
+    Language.EN: {"%": "%", "degC": " C", "deg": " deg", "pH": ""},
+}
+
+
+@dataclass(frozen=True, slots=True)
+class _Budget:
+    """How a text is measured against its limit, and the mark of a shortened name."""
+
+    measure: Callable[[str], int]
+    ellipsis: str
+
+    @property
+    def min_name(self) -> int:
+        """A shortened name keeps at least its first letter: "X..." or "X…"."""
+        return 1 + self.measure(self.ellipsis)
+
+
+_SMS = _Budget(septets, "...")  # "…" is not GSM-7
+_SUBJECT = _Budget(len, "…")
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,16 +158,22 @@ def ack_link(public_url: str, token: str) -> str:
 def render(alert: Alert, purpose: str, *, language: str, context: MessageContext) -> Message:
     """The notification of ``alert`` for ``purpose`` (opened, escalated or resolved).
 
-    Raises ValueError for an unknown purpose or a link too long to leave room in an SMS.
+    Raises ValueError for an unknown purpose, or a link too long to leave room in an SMS or
+    outside GSM-7 (it goes out whole, so it alone would make the SMS UCS-2).
     """
     if purpose not in (_OPENED, _ESCALATED, _RESOLVED):
         raise ValueError(f"unknown purpose {purpose!r}")
-    if len(context.ack_url) > MAX_LINK:
-        raise ValueError(f"acknowledge link longer than {MAX_LINK} characters: shorten public_url")
+    if not is_gsm7(context.ack_url):
+        raise ValueError("acknowledge link not GSM-7: give public_url in ASCII (punycode)")
+    if septets(context.ack_url) > MAX_LINK:  # "~" takes two
+        raise ValueError(f"acknowledge link longer than {MAX_LINK} septets: shorten public_url")
     lang = Language.EN if language == Language.EN.value else Language.ID
     names = _names(alert, context, lang)
-    what = _what(alert, purpose, lang)
+    sms_names = {key: _gsm_text(value) for key, value in names.items()}
     head = _head(alert, purpose, lang)
+    sms_head = _gsm_text(head)  # a severity not in _SEVERITY is shown as stored
+    title_what = _what(alert, purpose, lang, _UNITS)
+    sms_what = _what(alert, purpose, lang, _SMS_UNITS[lang])
     when = _when(alert, purpose, lang, context)
     words = _WORDS[lang]
     link_label = words.details if purpose == _RESOLVED else words.acknowledge
@@ -146,63 +181,77 @@ def render(alert: Alert, purpose: str, *, language: str, context: MessageContext
     def body(n: Mapping[str, str], village: bool, labelled: bool) -> str:
         place = _place(n, village)
         link = f"{link_label}: {context.ack_url}" if labelled else context.ack_url
-        return f"{head}: {what(n)} {when}. {place + '. ' if place else ''}{link}"
+        return f"{sms_head}: {sms_what(n)} {when}. {place + '. ' if place else ''}{link}"
 
     def title(n: Mapping[str, str]) -> str:
         field = n["field"] or n["village"]
-        return f"[{head}] {what(n)}{' - ' + field if field else ''}"
+        return f"[{head}] {title_what(n)}{' - ' + field if field else ''}"
 
     return Message(
-        title=_fit(title, names, TITLE_LIMIT, shrink=(*_PEOPLE, "label"))
-        or _cut(title(names), "", TITLE_LIMIT),
-        body=_fit_body(body, names, context.ack_url),
+        title=_fit(title, names, TITLE_LIMIT, _SUBJECT, shrink=(*_PEOPLE, "label"))
+        or _cut(title(names), "", TITLE_LIMIT, _SUBJECT),
+        body=_fit_body(body, sms_names, context.ack_url),
     )
 
 
 def _fit_body(compose: Callable[..., str], names: Mapping[str, str], link: str) -> str:
-    """The most complete body within BODY_LIMIT (see _BODY_VARIANTS)."""
-    for village, labelled, shrink in _BODY_VARIANTS:
+    """The most complete body within BODY_LIMIT septets (see _BODY_VARIANTS)."""
+    for village, farmer, labelled, shrink in _BODY_VARIANTS:
+        if not farmer and not names["field"]:
+            continue  # the farmer is all the body says of where
+        shown = names if farmer else {**names, "farmer": ""}
         variant = partial(compose, village=village, labelled=labelled)
-        text = _fit(variant, names, BODY_LIMIT, shrink=shrink)
+        text = _fit(variant, shown, BODY_LIMIT, _SMS, shrink=shrink)
         if text is not None:
             return text
     # Only absurd values get here (a 300-digit number); the link still goes out whole.
-    shortest = {key: _shorten(value, _MIN_NAME) for key, value in names.items()}
+    shortest = {key: _shorten(value, _SMS.min_name, _SMS) for key, value in names.items()}
     bare = compose(shortest, village=False, labelled=False).removesuffix(link)
-    return _cut(bare, " " + link, BODY_LIMIT)
+    return _cut(bare, " " + link, BODY_LIMIT, _SMS)
 
 
 def _fit(
     compose: Callable[[Mapping[str, str]], str],
     names: Mapping[str, str],
     limit: int,
+    budget: _Budget,
     *,
     shrink: tuple[str, ...],
 ) -> str | None:
     """``compose(names)`` with the longest of the ``shrink`` names cut to one common length.
 
     Cutting only the longest names first keeps short ones ("Budi") whole. None when it does
-    not fit even with names of _MIN_NAME characters.
+    not fit even with names cut to their first letter.
     """
-    longest = max((len(names[key]) for key in shrink), default=0)
-    for cap in range(max(min(longest, limit), _MIN_NAME), _MIN_NAME - 1, -1):
-        text = compose({k: _shorten(v, cap) if k in shrink else v for k, v in names.items()})
-        if len(text) <= limit:
+    longest = max((budget.measure(names[key]) for key in shrink), default=0)
+    for cap in range(max(min(longest, limit), budget.min_name), budget.min_name - 1, -1):
+        text = compose(
+            {k: _shorten(v, cap, budget) if k in shrink else v for k, v in names.items()}
+        )
+        if budget.measure(text) <= limit:
             return text
     return None
 
 
-def _cut(text: str, tail: str, limit: int) -> str:
-    room = limit - len(tail)
-    if len(text) > room:
-        text = text[: room - 1].rstrip() + _ELLIPSIS
-    return text + tail
+def _cut(text: str, tail: str, limit: int, budget: _Budget) -> str:
+    return _shorten(text, limit - budget.measure(tail), budget) + tail
 
 
-def _shorten(name: str, cap: int) -> str:
-    if len(name) <= cap:
-        return name
-    return name[: cap - 1].rstrip() + _ELLIPSIS
+def _shorten(name: str, cap: int, budget: _Budget) -> str:
+    """``name`` if it measures at most ``cap``, else its head and the ellipsis within ``cap``.
+
+    The head keeps at least one letter. Reads no further than ``cap`` into the name: names may
+    be thousands of characters, and _fit shortens them for every cap it tries.
+    """
+    room = cap - budget.measure(budget.ellipsis)
+    used, head = 0, 0
+    for index, char in enumerate(name):
+        used += budget.measure(char)
+        if used <= room:
+            head = index + 1  # name[:head] leaves room for the ellipsis
+        elif used > cap:
+            return name[: max(head, 1)].rstrip() + budget.ellipsis
+    return name
 
 
 def _clean(name: str | None) -> str:
@@ -211,6 +260,11 @@ def _clean(name: str | None) -> str:
         return ""
     kept = (" " if unicodedata.category(c).startswith(("C", "Z")) else c for c in name)
     return " ".join("".join(kept).split())
+
+
+def _gsm_text(text: str) -> str:
+    """A cleaned name (or word) in GSM-7; "¨" alone becomes a space, so spaces close up again."""
+    return " ".join(to_gsm7(text).split())
 
 
 def _names(alert: Alert, context: MessageContext, lang: Language) -> dict[str, str]:
@@ -246,10 +300,12 @@ def _head(alert: Alert, purpose: str, lang: Language) -> str:
     return f"{severity}, {words.escalated}" if purpose == _ESCALATED else severity
 
 
-def _what(alert: Alert, purpose: str, lang: Language) -> Callable[[Mapping[str, str]], str]:
+def _what(
+    alert: Alert, purpose: str, lang: Language, units: Mapping[str, str]
+) -> Callable[[Mapping[str, str]], str]:
     """What happened (or what is normal again), given the possibly shortened names."""
     value = alert.value if purpose == _OPENED else _first(alert.last_value, alert.value)
-    unit = _unit(alert.quantity)
+    unit = _unit(alert.quantity, units)
     amount = "?" if value is None else f"{_number(value, lang)}{unit}"
     limit = "" if alert.threshold is None else f"{_number(alert.threshold, lang)}{unit}"
     phrases = _RESOLVED_PHRASES if purpose == _RESOLVED else _OPEN_PHRASES
@@ -269,11 +325,12 @@ def _what(alert: Alert, purpose: str, lang: Language) -> Callable[[Mapping[str, 
     )
 
 
-def _unit(key: str | None) -> str:
+def _unit(key: str | None, units: Mapping[str, str]) -> str:
+    """The unit after a number: from ``units``, else the wire unit (ASCII) after a space."""
     quantity = QUANTITIES.get(key or "")
     if quantity is None:
         return ""
-    return _UNITS.get(quantity.unit, " " + quantity.unit)
+    return units.get(quantity.unit, " " + quantity.unit)
 
 
 def _first(*values: float | None) -> float | None:

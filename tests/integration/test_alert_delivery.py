@@ -16,8 +16,11 @@ from aiosmtpd.controller import Controller
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from alerts.apprise_send import apprise_send
 from alerts.delivery import Dispatcher, DispatchReport
-from registry.alerting import Delivery, DeliveryAttempt
+from alerts.messages import render
+from alerts.sms import sms_parts
+from registry.alerting import Delivery, DeliveryAttempt, RuleKind
 from registry.store import Registry
 from tests.integration.receivers import Inbox, Webhook, smtp_url
 from tests.unit.test_alert_delivery import (
@@ -31,6 +34,7 @@ from tests.unit.test_alert_delivery import (
     seed_site,
     wib_ms,
 )
+from tests.unit.test_alert_messages import make_alert, make_context
 
 pytestmark = pytest.mark.integration
 
@@ -209,3 +213,26 @@ def test_escalated_to_the_village_office_unless_acknowledged(
     assert body.startswith("WASPADA, belum ditangani: Kelembapan tanah 14,2% < 18% sejak 08:30")
     assert body.endswith(f"http://tani.lan/a/{escalation.ack_token}")
     assert logged == ["sent", "sent", "sent"]
+
+
+def _strings(value: object) -> list[str]:
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, dict):
+        return [s for v in value.values() for s in _strings(v)]
+    if isinstance(value, list):
+        return [s for v in value for s in _strings(v)]
+    return []
+
+
+def test_an_sms_channel_gets_the_one_sms_body_without_the_title(webhook: Webhook) -> None:
+    """apprise puts "title\\r\\nbody" into channels without titles: for SMS that was a 2- or
+    3-part UCS-2 message (the title keeps "°C") where the body alone is one GSM-7 SMS."""
+    webhook.start()
+    alert = make_alert(RuleKind.ABOVE, quantity="air_temperature", value=36.5, threshold=35.0)
+    message = render(alert, "opened", language="id", context=make_context())
+    # SMSEagle: an SMS gateway on the local network, spoken to over HTTP.
+    apprise_send(f"smseagle://token@127.0.0.1:{webhook.port}/+6281234567890", message, 5)
+    texts = [s for posted in webhook.received for s in _strings(posted) if "36,5" in s]
+    assert texts == [message.body]
+    assert sms_parts(texts[0]) == 1

@@ -1,4 +1,8 @@
-"""Alert notification text: what it says, in which language, and that it always fits an SMS."""
+"""Alert notification text: what it says, in which language, and that it always fits one SMS.
+
+One SMS means GSM-7 and at most 160 septets: a single character outside the GSM 03.38 default
+alphabet ("°", "…", an emoji in a name) sends the whole text as UCS-2, three parts instead of one.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +13,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from alerts.messages import BODY_LIMIT, MAX_LINK, TITLE_LIMIT, MessageContext, ack_link, render
+from alerts.sms import is_gsm7, septets, sms_parts
 from registry.alerting import Alert, RuleKind, Severity
+from telemetry.quantities import QUANTITIES
 
 WIB = timezone(timedelta(hours=7))
 NOW = datetime(2025, 3, 12, 9, 40, tzinfo=WIB)
@@ -121,7 +127,7 @@ def test_resolved_says_selesai_with_the_value_now_and_how_long_it_lasted() -> No
 KIND_WORDS = {
     # kind: (quantity, opened id, opened en, resolved id, resolved en)
     RuleKind.BELOW: ("soil_moisture", "14,2% < 18%", "14.2% < 18%", "kini", "now"),
-    RuleKind.ABOVE: ("air_temperature", "14,2°C > 18°C", "14.2°C > 18°C", "kini", "now"),
+    RuleKind.ABOVE: ("air_temperature", "14,2 C > 18 C", "14.2 C > 18 C", "kini", "now"),
     RuleKind.RATE: (
         "soil_moisture",
         "berubah 14,2%/jam (batas 18%/jam)",
@@ -171,7 +177,8 @@ def test_every_kind_and_purpose_says_what_happened(
     assert expected in message.body
     assert "Sawah" in message.body
     assert LINK in message.body
-    assert len(message.body) <= BODY_LIMIT
+    assert is_gsm7(message.body)
+    assert sms_parts(message.body) == 1
 
 
 def test_a_time_not_today_carries_its_date() -> None:
@@ -199,10 +206,95 @@ def test_long_names_are_shortened_never_the_value_or_the_link() -> None:
         village_name="Kampung Gunung Labuhan " * 5,
     )
     body = render(make_alert(), "escalated", language="id", context=context).body
-    assert len(body) <= BODY_LIMIT
+    assert septets(body) <= BODY_LIMIT
     assert "Kelembapan tanah 14,2% < 18%" in body
-    assert "…" in body
+    assert "..." in body  # "…" is not GSM-7: one of it would make the SMS three
+    assert "…" not in body
     assert body.endswith(LINK)
+
+
+def test_degrees_are_written_without_the_degree_sign() -> None:
+    alert = make_alert(RuleKind.ABOVE, quantity="air_temperature", value=31.5, threshold=30.0)
+    indonesian = render(alert, "opened", language="id", context=make_context()).body
+    english = render(alert, "opened", language="en", context=make_context()).body
+    assert indonesian == (
+        "KRITIS: Suhu udara 31,5 C > 30 C sejak 09:15 WIB. "
+        "Sawah Utara (Budi Santoso), Karang Agung. "
+        f"Konfirmasi: {LINK}"
+    )
+    assert english.startswith("CRITICAL: Air temperature 31.5 C > 30 C since 09:15 WIB. ")
+    wind = make_alert(RuleKind.ABOVE, quantity="wind_direction", value=270.0, threshold=180.0)
+    assert "Arah angin 270 derajat > 180 derajat" in (
+        render(wind, "opened", language="id", context=make_context()).body
+    )
+    assert "Wind direction 270 deg > 180 deg" in (
+        render(wind, "opened", language="en", context=make_context()).body
+    )
+    for body in (indonesian, english):
+        assert is_gsm7(body)
+        assert sms_parts(body) == 1
+
+
+@pytest.mark.parametrize(
+    ("quantity", "amount"),
+    [
+        ("soil_ec", "1250 uS/cm"),
+        ("solar_radiation", "1250 W/m2"),
+        ("air_pressure", "1250 hPa"),
+        ("soil_nitrogen", "1250 mg/kg"),
+    ],
+)
+def test_units_outside_gsm7_are_written_in_ascii(quantity: str, amount: str) -> None:
+    alert = make_alert(RuleKind.ABOVE, quantity=quantity, value=1250.0, threshold=None)
+    body = render(alert, "opened", language="id", context=make_context()).body
+    assert amount in body
+    assert is_gsm7(body)
+
+
+def test_the_email_subject_keeps_its_degree_sign_and_the_names_as_written() -> None:
+    alert = make_alert(RuleKind.ABOVE, quantity="air_temperature", value=31.5, threshold=30.0)
+    context = make_context(field_name="Sawah Sukamaju\u2013Baru")
+    message = render(alert, "opened", language="id", context=context)
+    assert message.title == "[KRITIS] Suhu udara 31,5°C > 30°C - Sawah Sukamaju\u2013Baru"
+    assert "Sawah Sukamaju-Baru" in message.body
+
+
+def test_names_outside_gsm7_are_transliterated_not_sent_as_ucs2() -> None:
+    context = make_context(
+        field_name="Sukamaju\u2013Baru 🌾", farmer_name="Ahmad Ṣāliḥ", village_name="“Way Tuba”"
+    )
+    body = render(make_alert(), "opened", language="id", context=context).body
+    assert ' WIB. Sukamaju-Baru ? (Ahmad Salih), "Way Tuba". Konfirmasi: ' in body
+    assert is_gsm7(body)
+    assert sms_parts(body) == 1
+
+
+def test_the_length_budget_is_in_septets() -> None:
+    # "[", "]", "{", "}", "|", "~", "^", "\\" and "€" are GSM-7 but cost two septets each.
+    context = make_context(
+        field_name="Blok [A]{1}|~^€ " * 8,
+        farmer_name="€" * 60,
+        village_name="Karang Agung",
+    )
+    body = render(make_alert(), "opened", language="id", context=context).body
+    assert len(body) < septets(body) <= BODY_LIMIT
+    assert sms_parts(body) == 1
+    assert body.endswith(LINK)
+
+
+def test_a_tight_body_drops_the_farmer_before_cutting_the_field_to_a_stub() -> None:
+    alert = make_alert(RuleKind.RATE, value=14.2, threshold=18.0)
+    body = render(alert, "escalated", language="id", context=make_context()).body
+    assert body == (
+        "KRITIS, belum ditangani: Kelembapan tanah berubah 14,2%/jam (batas 18%/jam) "
+        f"sejak 09:15 WIB. Sawah Utara. {LINK}"
+    )
+
+
+def test_a_link_outside_gsm7_is_refused() -> None:
+    link = ack_link("https://tani.çiftlik.id", TOKEN)  # "ç" is not GSM-7 ("Ç" is)
+    with pytest.raises(ValueError, match="public_url"):
+        render(make_alert(), "opened", language="id", context=MessageContext(link, NOW_MS))
 
 
 def test_missing_names_leave_no_empty_brackets() -> None:
@@ -231,7 +323,9 @@ def test_rejects_an_unknown_purpose_and_a_link_too_long_for_an_sms() -> None:
         render(make_alert(), "opened", language="id", context=MessageContext(long_link, NOW_MS))
 
 
-names = st.none() | st.text() | st.text(min_size=150, max_size=2000)
+# What costs most in an SMS: two-septet GSM-7 characters, and those outside GSM-7 altogether.
+costly = st.text(alphabet=st.sampled_from("^{}\\[~]|€é°…\u2013\u2019µ²🌾中\u0301 aZ"), max_size=300)
+names = st.none() | st.text() | st.text(min_size=150, max_size=2000) | costly
 values = st.none() | st.floats(allow_nan=True, allow_infinity=True)
 links = st.sampled_from(
     [
@@ -248,7 +342,7 @@ links = st.sampled_from(
     purpose=st.sampled_from(["opened", "escalated", "resolved"]),
     language=st.sampled_from(["id", "en"]),
     severity=st.sampled_from(list(Severity)),
-    quantity=st.none() | st.sampled_from(["soil_moisture", "soil_ec", "soil_ph"]) | st.text(),
+    quantity=st.none() | st.sampled_from(sorted(QUANTITIES)) | st.text(),
     value=values,
     threshold=values,
     last_value=values,
@@ -262,7 +356,7 @@ links = st.sampled_from(
     device=names,
     gateway=names,
 )
-def test_any_names_and_values_fit_one_sms_with_the_link(
+def test_any_names_and_values_make_one_gsm7_sms_with_the_link(
     kind: RuleKind,
     purpose: str,
     language: str,
@@ -295,7 +389,9 @@ def test_any_names_and_values_fit_one_sms_with_the_link(
         gateway_name=gateway,
     )
     message = render(alert, purpose, language=language, context=context)
-    assert len(message.body) <= BODY_LIMIT
+    assert is_gsm7(message.body)
+    assert septets(message.body) <= BODY_LIMIT
+    assert sms_parts(message.body) == 1
     assert link in message.body
     assert len(message.title) <= TITLE_LIMIT
     assert "\n" not in message.body
