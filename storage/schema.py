@@ -35,7 +35,8 @@ import json
 from functools import lru_cache
 from typing import Protocol
 
-from telemetry.reading import Quality, Reading
+from telemetry.codec import MAX_TIME_MS
+from telemetry.reading import ID_PATTERN, Quality, Reading
 
 MEASUREMENT = "reading"
 UNTRUSTED_TIME_MEASUREMENT = "reading_untrusted_time"
@@ -126,23 +127,49 @@ class HealthError(ValueError):
     """A health report that cannot be stored."""
 
 
-def _count(report: dict[str, object], key: str) -> int:
-    value = report.get(key, 0)
+# InfluxDB integers are signed 64-bit: one larger makes InfluxDB refuse the whole write.
+_MAX_INT = 2**63 - 1
+
+
+def _shown(value: object) -> str:
+    """A value for an error message, cut so a hostile report cannot flood the log."""
+    if isinstance(value, int) and value.bit_length() > 200:
+        return "(a number of more than 60 digits)"
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def _as_count(value: object, what: str) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise HealthError(f"{key} = {value!r} is not a count")
+        raise HealthError(f"{what} = {_shown(value)} is not a count")
+    if value > _MAX_INT:
+        raise HealthError(f"{what} = {_shown(value)} is too large to store")
     return value
+
+
+def _count(report: dict[str, object], key: str) -> int:
+    return _as_count(report.get(key, 0), key)
+
+
+def _time_ms(report: dict[str, object]) -> int:
+    time_ms = _count(report, "time_ms")
+    if time_ms > MAX_TIME_MS:
+        raise HealthError(f"time_ms = {time_ms} is after the year 2100: the gateway clock is wrong")
+    return time_ms
 
 
 def health_lines(gateway_id: str, payload: bytes) -> list[str]:
     """Line protocol for one gateway health report."""
     try:
         report = json.loads(payload)
+    except RecursionError:
+        raise HealthError("not JSON from a gateway: lists or objects nested too deeply") from None
     except (UnicodeDecodeError, ValueError) as exc:
         raise HealthError(f"not JSON: {exc}") from None
     if not isinstance(report, dict):
         raise HealthError("health report is not a JSON object")
     # No time: the gateway's clock was not trusted, InfluxDB stamps the report on arrival.
-    stamp = f" {_count(report, 'time_ms')}" if "time_ms" in report else ""
+    stamp = f" {_time_ms(report)}" if "time_ms" in report else ""
     clock = report.get("clock")
     devices = report.get("devices", {})
     if not isinstance(clock, dict) or not isinstance(devices, dict):
@@ -152,17 +179,19 @@ def health_lines(gateway_id: str, payload: bytes) -> list[str]:
     online = 0
     for device_id, state in devices.items():
         if not isinstance(state, dict) or not isinstance(device_id, str) or not device_id:
-            raise HealthError(f"device entry {device_id!r} is not an object")
+            raise HealthError(f"device entry {_shown(device_id)} is not an object")
+        # fullmatch: a line break (which "$" lets through) would end the line-protocol line.
+        if not ID_PATTERN.fullmatch(device_id):
+            raise HealthError(f"device id {_shown(device_id)} is not a valid device id")
         is_online = state.get("online") is True
         online += is_online
         errors = state.get("errors", {})
-        if not isinstance(errors, dict) or not all(
-            isinstance(n, int) and not isinstance(n, bool) for n in errors.values()
-        ):
+        if not isinstance(errors, dict):
             raise HealthError(f"errors of device {device_id!r} are not counts")
+        total = sum(_as_count(n, f"errors of device {device_id!r}") for n in errors.values())
         lines.append(
             f"{DEVICE_HEALTH},device_id={_escape_tag(device_id)},gateway_id={gateway_tag}"
-            f" online={str(is_online).lower()},errors={sum(errors.values())}i{stamp}"
+            f" online={str(is_online).lower()},errors={_as_count(total, 'errors in all')}i{stamp}"
         )
     fields = ",".join(
         f"{key}={_count(report, key)}i"

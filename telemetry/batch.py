@@ -58,16 +58,16 @@ def series_problem(device_id: object, key: object) -> str | None:
 def value_problem(value: object, time_ms: object, seq: object, time_trusted: bool) -> str | None:
     """Why a reading's value, time or sequence number is unacceptable, or None."""
     if isinstance(value, bool) or not isinstance(value, int | float) or not _is_finite(value):
-        return f"value {_short(value)} is not a finite number"
+        return f"value {short_repr(value)} is not a finite number"
     if isinstance(time_ms, bool) or not isinstance(time_ms, int):
-        return f"time {_short(time_ms)} is not an integer of milliseconds"
+        return f"time {short_repr(time_ms)} is not an integer of milliseconds"
     if time_trusted and not MIN_TIME_MS <= time_ms <= MAX_TIME_MS:
-        return f"time {_short(time_ms)} ms is outside 2000..2100: the clock was not set"
+        return f"time {short_repr(time_ms)} ms is outside 2000..2100: the clock was not set"
     if not -MAX_TIME_MS <= time_ms <= MAX_TIME_MS:
         # Even a guessed time must fit InfluxDB's nanosecond timestamps.
-        return f"time {_short(time_ms)} ms is beyond the year 2100"
+        return f"time {short_repr(time_ms)} ms is beyond the year 2100"
     if isinstance(seq, bool) or not isinstance(seq, int) or not 0 <= seq < MAX_SEQ:
-        return f"sequence number {_short(seq)} is not an integer in 0..2**63-1"
+        return f"sequence number {short_repr(seq)} is not an integer in 0..2**63-1"
     return None
 
 
@@ -79,7 +79,7 @@ def _is_finite(value: int | float) -> bool:
         return False
 
 
-def _short(value: object) -> str:
+def short_repr(value: object) -> str:
     """A value for an error message, cut so a hostile payload cannot flood the log."""
     text = repr(value) if not isinstance(value, int) or value.bit_length() < 200 else "(huge int)"
     return text if len(text) <= 40 else text[:37] + "..."

@@ -18,6 +18,7 @@ from telemetry.batch import (
     RejectedRow,
     RowError,
     checked_reading,
+    short_repr,
 )
 from telemetry.quantities import QUANTITIES
 from telemetry.reading import Quality, Reading, is_valid_id
@@ -55,14 +56,18 @@ def decode(payload: bytes, gateway_id: str) -> DecodedBatch:
         envelope = json.loads(payload)
     except (UnicodeDecodeError, ValueError) as exc:
         raise PayloadError(f"not JSON: {exc}") from None
+    except RecursionError:
+        raise PayloadError("not JSON from a gateway: lists or objects nested too deeply") from None
     if not isinstance(envelope, dict):
         raise PayloadError("payload is not a JSON object")
     version = envelope.get("v")
-    if version != VERSION:
-        raise PayloadError(f"unsupported payload version {version!r} (expected {VERSION})")
+    if type(version) is not int or version != VERSION:
+        raise PayloadError(
+            f"unsupported payload version {short_repr(version)} (expected {VERSION})"
+        )
     claimed = envelope.get("gw")
     if not isinstance(claimed, str) or not is_valid_id(claimed):
-        raise PayloadError(f"invalid gateway id {claimed!r}")
+        raise PayloadError(f"invalid gateway id {short_repr(claimed)}")
     if claimed != gateway_id:
         raise ForgedPayloadError(f"payload says gateway {claimed!r} on the topic of {gateway_id!r}")
     rows = envelope.get("r")

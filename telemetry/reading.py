@@ -41,4 +41,5 @@ class Reading:
 
 def is_valid_id(text: str) -> bool:
     """Whether ``text`` may be used as a gateway or device id."""
-    return bool(ID_PATTERN.match(text))
+    # fullmatch: "$" alone would let a trailing newline through, into a line-protocol tag.
+    return bool(ID_PATTERN.fullmatch(text))

@@ -114,6 +114,11 @@ class LineFormat:
     def __post_init__(self) -> None:
         if not self.sentence or not self.separator or self.separator in self.sentence:
             raise ValueError("sentence and separator must be non-empty and distinct")
+        texts = [self.sentence, self.separator, self.invalid_marker]
+        texts += [t for s in self.slots() for t in (s.key or "", s.unit)]
+        if not all(t.isascii() for t in texts):
+            # A station line is ASCII: a format with other characters could never match one.
+            raise ValueError("sentence, separator, keys, units and invalid marker must be ASCII")
         if self.checksum == "nmea" and not self.sentence.startswith("$"):
             raise ValueError("an NMEA sentence starts with '$'")
         slots = self.slots()
@@ -183,8 +188,11 @@ def parse_line(line: bytes, fmt: LineFormat) -> WeatherSample:
         value = reader.number(f.slot)
         if value is None:
             invalid.append(f.slot.name)
-        else:
-            values[f.quantity] = round(value * f.scale, 6)
+            continue
+        scaled = value * f.scale
+        if not math.isfinite(scaled):
+            raise WeatherLineError(f"{f.slot.name} {value:g} times {f.scale:g} is too large")
+        values[f.quantity] = round(scaled, 6)
     rain_raw = None
     if fmt.rain is not None:
         rain_raw = _rain(reader, fmt.rain)
@@ -280,7 +288,11 @@ def _rain(reader: _Items, rain: RainField) -> float | None:
 
 
 def _integer(text: str, what: str) -> int:
+    # int() and float() take "_" between digits: "1_35" would be 135 where line noise turned
+    # a digit into "_". (Spaces around a number stay allowed: stations pad fixed-width items.)
     try:
+        if "_" in text:
+            raise ValueError(text)
         return int(text)
     except ValueError:
         raise WeatherLineError(f"{what} {text!r} is not an integer") from None
@@ -288,6 +300,8 @@ def _integer(text: str, what: str) -> int:
 
 def _float(text: str, what: str) -> float:
     try:
+        if "_" in text:
+            raise ValueError(text)
         value = float(text)
     except ValueError:
         raise WeatherLineError(f"{what} {text!r} is not a number") from None

@@ -190,3 +190,24 @@ def test_binary_is_far_smaller_than_json() -> None:
     binary = encode_batch("gw-1", readings, "binary")
     assert len(binary) / len(readings) < 4
     assert len(binary) * 5 < len(encode_batch("gw-1", readings, "json"))
+
+
+def test_ids_with_a_trailing_newline_are_refused() -> None:
+    # "$" in a regular expression matches before a final newline: "soil-1\n" once passed, and
+    # its newline split the InfluxDB line it became a tag of.
+    row = ["soil-1\n", "soil_moisture", 30.5, "%", 1_790_000_000_000, "g", 1]
+    decoded = decode_batch(_json([row]), "gw-1")
+    assert decoded.readings == []
+    assert "device id" in decoded.rejected[0].reason
+
+
+@pytest.mark.parametrize("version", [True, 1.0, "1"])
+def test_only_the_integer_1_is_version_1(version: object) -> None:
+    with pytest.raises(PayloadError, match="unsupported payload version"):
+        decode_batch(_json([GOOD_ROW], v=version), "gw-1")
+
+
+def test_a_huge_gateway_id_does_not_flood_the_error_message() -> None:
+    with pytest.raises(PayloadError) as refused:
+        decode_batch(_json([GOOD_ROW], gw="x" * 100_000), "gw-1")
+    assert len(str(refused.value)) < 200

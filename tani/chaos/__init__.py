@@ -1,0 +1,1 @@
+"""Chaos runs: fault injection and fuzzing that check the hub holds together under abuse."""
