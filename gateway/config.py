@@ -165,8 +165,9 @@ class PublishSettings(_Section):
     # and each is sent again when unconfirmed after the timeout (which doubles while nothing is
     # confirmed, and returns to ack_timeout_s with the next confirmation).
     max_unconfirmed_batches: int = Field(default=50, ge=1, le=10_000)
-    ack_timeout_s: float = Field(default=30.0, gt=0)
-    ack_timeout_max_s: float = Field(default=600.0, gt=0)
+    # Ingest gathers acks for up to 150 s (its [acks] delay_s): the timeout is well above that.
+    ack_timeout_s: float = Field(default=300.0, gt=0)
+    ack_timeout_max_s: float = Field(default=3600.0, gt=0)
     payload_format: Literal["binary", "json"] = "binary"
     health_interval_s: float = Field(default=300.0, gt=0)
 

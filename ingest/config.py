@@ -29,13 +29,23 @@ class MqttSettings(_Section):
     ca_file: Path | None = None
     keepalive_s: int = Field(default=60, ge=5)
     # A fixed client id plus a session that outlives a restart: the broker keeps our messages.
+    # None: a week for a worker alone; 120 s in a shared group, because Mosquitto goes on giving
+    # a dead worker's session its share until the session expires. Gateways send again what
+    # ingest did not confirm, so a session that expires loses nothing.
     client_id: str = "tani-ingest"
-    session_expiry_s: int = Field(default=7 * 86400, ge=0)
+    session_expiry_s: int | None = Field(default=None, ge=0)
     # How many unacknowledged messages the broker may hand us at once: the back-pressure knob.
     receive_maximum: int = Field(default=200, ge=1, le=65535)
     # Workers with the same group share one MQTT v5 shared subscription ($share/<group>/...):
     # the broker gives each message to one of them. Each worker needs its own client_id.
     shared_group: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_-]+$")
+
+    @property
+    def session_expiry(self) -> int:
+        """The session expiry interval to ask for, in seconds."""
+        if self.session_expiry_s is not None:
+            return self.session_expiry_s
+        return 120 if self.shared_group else 7 * 86400
 
 
 class InfluxSettings(_Section):
@@ -70,6 +80,15 @@ class BatchSettings(_Section):
     retry_max_s: float = Field(default=30.0, gt=0)
 
 
+class AckSettings(_Section):
+    """End-to-end acks to gateways (see ingest.acks)."""
+
+    # An ack waits this long for more readings of its gateway (0: one ack per write). Keep it
+    # well below the gateways' [publish] ack_timeout_s (300 s by default).
+    delay_s: float = Field(default=150.0, ge=0)
+    max_pending: int = Field(default=5000, ge=1)
+
+
 class IngestConfig(BaseSettings):
     """Everything the ingest service needs."""
 
@@ -80,6 +99,7 @@ class IngestConfig(BaseSettings):
     mqtt: MqttSettings
     influx: InfluxSettings = InfluxSettings()
     batch: BatchSettings = BatchSettings()
+    acks: AckSettings = AckSettings()
     registry_url: str = "sqlite:///.tani/registry.sqlite3"
     deadletters_path: Path = Path(".tani/deadletters.sqlite3")
     placement_refresh_s: float = Field(default=30.0, gt=0)
@@ -93,6 +113,9 @@ class IngestConfig(BaseSettings):
     # How often the hourly/daily rollups are brought up to date (0: never, e.g. when another
     # worker of a shared group does it).
     rollup_every_s: float = Field(default=900.0, ge=0)
+    # /healthz says 503 when messages wait unacknowledged this long without any progress
+    # (InfluxDB down, a stuck writer): the worker is up but not doing its work.
+    stall_after_s: float = Field(default=120.0, gt=0)
 
     @classmethod
     def settings_customise_sources(

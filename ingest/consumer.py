@@ -48,6 +48,7 @@ class MqttConsumer:
     def __init__(self, settings: MqttSettings) -> None:
         self.messages: queue.SimpleQueue[InboundMessage] = queue.SimpleQueue()
         self.connected = threading.Event()
+        self.received = 0  # messages handed to us, redeliveries included
         # Set once the broker confirmed our subscriptions on the current connection.
         self.subscribed = threading.Event()
         self._stopping = False
@@ -71,7 +72,7 @@ class MqttConsumer:
     def start(self) -> None:
         """Connect in the background; paho reconnects by itself after a drop."""
         properties = Properties(PacketTypes.CONNECT)
-        properties.SessionExpiryInterval = self._settings.session_expiry_s
+        properties.SessionExpiryInterval = self._settings.session_expiry
         properties.ReceiveMaximum = self._settings.receive_maximum
         self._client.connect_async(
             self._settings.host,
@@ -167,4 +168,5 @@ class MqttConsumer:
         self.subscribed.set()
 
     def _on_message(self, client: mqtt.Client, userdata: object, msg: mqtt.MQTTMessage) -> None:
+        self.received += 1
         self.messages.put(InboundMessage(msg.topic, msg.payload, msg.mid, msg.qos))

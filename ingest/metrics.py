@@ -26,9 +26,11 @@ class _StatsCollector(Collector):
         self,
         stats: Callable[[], IngestStats],
         audits: Callable[[], dict[str, SequenceAudit]],
+        backlog: Callable[[], tuple[int, float]],
     ) -> None:
         self._stats = stats
         self._audits = audits
+        self._backlog = backlog
 
     def collect(self) -> Iterator[CounterMetricFamily | GaugeMetricFamily]:
         s = self._stats()
@@ -50,10 +52,16 @@ class _StatsCollector(Collector):
         for reason, count in sorted(s.rejected_by_reason.items()):
             dead.add_metric([reason], count)
         yield dead
+        waiting, stalled_s = self._backlog()
         yield GaugeMetricFamily(
             "tani_ingest_backlog_messages",
             "messages received and not yet acknowledged",
-            value=s.messages_received - s.messages_acked,
+            value=waiting,
+        )
+        yield GaugeMetricFamily(
+            "tani_ingest_backlog_stalled_seconds",
+            "seconds without any acknowledgement while messages wait (0: none wait)",
+            value=stalled_s,
         )
         missing = GaugeMetricFamily(
             "tani_ingest_missing_readings",
@@ -72,9 +80,10 @@ class IngestMetrics(MetricsEndpoint):
         self,
         stats: Callable[[], IngestStats],
         audits: Callable[[], dict[str, SequenceAudit]],
+        backlog: Callable[[], tuple[int, float]],
     ) -> None:
         super().__init__()
-        self.registry.register(_StatsCollector(stats, audits))
+        self.registry.register(_StatsCollector(stats, audits, backlog))
         self.write_seconds = Histogram(
             "tani_ingest_write_seconds",
             "time to write one batch to InfluxDB",

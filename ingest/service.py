@@ -23,6 +23,7 @@ from typing import Any
 
 from sqlalchemy.exc import SQLAlchemyError
 
+from ingest.acks import AckGatherer
 from ingest.config import IngestConfig
 from ingest.consumer import InboundMessage, MqttConsumer
 from ingest.deadletters import DeadLetters
@@ -112,18 +113,25 @@ class Ingest:
         self._ack_lock = threading.Lock()
         self._written: dict[int, tuple[list[_Handled], list[_Handled]]] = {}
         self._next_ack = 0
+        self._progress_at = time.monotonic()
         self._rollup = Rollup(self._influx, self._influx.layout)
         self._rollup_since: int | None = None
         self._rollups = threading.Thread(target=self._roll_up, name="ingest-rollups", daemon=True)
+        self._acks = AckGatherer(
+            self._consumer.confirm, config.acks.delay_s, config.acks.max_pending
+        )
+        self._impossible_logged: dict[str, float] = {}
         self._duplicates = DuplicateCounter()
         self._audits: dict[str, SequenceAudit] = {}
         self._audit_at = float("-inf")
-        self.metrics = IngestMetrics(self.stats, lambda: self._audits)
+        self.metrics = IngestMetrics(self.stats, lambda: self._audits, self.backlog)
 
     def start(self) -> None:
         """Connect to the broker, start writing, serve /metrics if configured."""
         if self.config.metrics_port is not None:
-            port = self.metrics.serve(self.config.metrics_host, self.config.metrics_port)
+            port = self.metrics.serve(
+                self.config.metrics_host, self.config.metrics_port, health=self.health
+            )
             log.info(
                 "metrics served", extra={"url": f"http://{self.config.metrics_host}:{port}/metrics"}
             )
@@ -133,6 +141,36 @@ class Ingest:
             writer.start()
         if self.config.rollup_every_s:
             self._rollups.start()
+
+    def backlog(self) -> tuple[int, float]:
+        """Messages received and not yet acknowledged, and for how many seconds nothing was
+        acknowledged while some waited (0 when none wait)."""
+        waiting = self._consumer.received - self.stats().messages_acked
+        now = time.monotonic()
+        if waiting <= 0:
+            self._progress_at = now
+            return 0, 0.0
+        return waiting, now - self._progress_at
+
+    def health(self) -> tuple[bool, dict[str, object]]:
+        """Whether this worker does its work: connected, threads alive, backlog moving."""
+        waiting, stalled_s = self.backlog()
+        problems = []
+        if not self._consumer.connected.is_set():
+            problems.append("not connected to the MQTT broker")
+        dead = [t.name for t in (self._decoder, *self._writers) if not t.is_alive()]
+        if dead and not self._stopping.is_set():
+            problems.append(f"threads not running: {', '.join(dead)}")
+        if stalled_s > self.config.stall_after_s:
+            problems.append(
+                f"{waiting} messages unacknowledged, none acknowledged for {stalled_s:.0f} s "
+                "(is InfluxDB reachable?)"
+            )
+        return not problems, {
+            "problems": problems,
+            "backlog_messages": waiting,
+            "stalled_s": round(stalled_s, 1),
+        }
 
     def wait_subscribed(self, timeout_s: float) -> bool:
         """Whether the broker confirmed ingest's subscriptions within ``timeout_s``."""
@@ -158,6 +196,7 @@ class Ingest:
             writer.join()
         if self._rollups.is_alive():
             self._rollups.join()
+        self._acks.flush_all()
         self._consumer.stop(end_session=shared)
         self.metrics.close()
         self._influx.close()
@@ -195,6 +234,7 @@ class Ingest:
                 if self._stopping.is_set():
                     return
                 self._audit_sequences()
+                self._acks.flush_due()
                 batch = self._collect()
             while True:
                 if self._stopping.is_set():
@@ -233,6 +273,7 @@ class Ingest:
             while self._next_ack in self._written:
                 batch, written = self._written.pop(self._next_ack)
                 self._next_ack += 1
+                self._progress_at = time.monotonic()
                 for handled in batch:
                     self._consumer.ack(handled.message)
                 confirmed = self._confirm(batch)
@@ -248,14 +289,12 @@ class Ingest:
 
     def _confirm(self, batch: list[_Handled]) -> int:
         """End-to-end acks: each gateway learns which of its readings are settled."""
-        by_gateway: dict[str, list[int]] = {}
+        confirmed = 0
         for handled in batch:
             if handled.gateway_id is not None and handled.settled:
-                by_gateway.setdefault(handled.gateway_id, []).extend(handled.settled)
-        now_ms = time.time_ns() // 1_000_000
-        for gateway_id, seqs in by_gateway.items():
-            self._consumer.confirm(gateway_id, seqs, now_ms)
-        return sum(len(seqs) for seqs in by_gateway.values())
+                self._acks.add(handled.gateway_id, handled.settled)
+                confirmed += len(handled.settled)
+        return confirmed
 
     def _roll_up(self) -> None:
         """Keep the hourly and daily rollups up to date, including for late (replayed) data."""
@@ -360,12 +399,18 @@ class Ingest:
                 self._stats.readings_rejected += len(batch.rejected)
         readings, impossible = enforce_physical_limits(batch.readings)
         if impossible:
-            log.warning(
-                "physically impossible values stored as bad",
-                extra={"gateway_id": topic.gateway_id, "readings": impossible},
-            )
             with self._lock:
                 self._stats.readings_impossible += impossible
+            # A broken sensor sends them with every message: say so once per gateway, and
+            # again only after an hour (the counter in the metrics keeps the whole count).
+            now = time.monotonic()
+            if now - self._impossible_logged.get(topic.gateway_id, -3600.0) >= 3600:
+                self._impossible_logged[topic.gateway_id] = now
+                log.warning(
+                    "physically impossible values stored as bad (a sensor or its gateway "
+                    "misreports; counted in tani_ingest_readings_impossible)",
+                    extra={"gateway_id": topic.gateway_id, "readings": impossible},
+                )
         placements = self._current_placements()
         lines = [reading_line(r, placements.get((r.gateway_id, r.device_id))) for r in readings]
         duplicates = self._duplicates.count(topic.gateway_id, [r.seq for r in readings])

@@ -35,7 +35,7 @@ from alerts.config import EvaluationSettings
 from alerts.evaluator import Evaluator, wall_ms
 from alerts.rules import RuleIn, upsert_rule
 from api.config import ApiConfig, InfluxSettings
-from ingest.config import BatchSettings, IngestConfig
+from ingest.config import AckSettings, BatchSettings, IngestConfig
 from ingest.config import InfluxSettings as IngestInflux
 from ingest.config import MqttSettings as IngestMqtt
 from ingest.service import Ingest
@@ -261,6 +261,7 @@ def _ingest(stack: Stack, tmp_path: Path, registry_url: str) -> Iterator[Ingest]
     service = stack.add_mqtt_user("ingest-browser", "service")
     ingest = Ingest(
         IngestConfig(
+            acks=AckSettings(delay_s=0.2),
             mqtt=IngestMqtt(
                 host=stack.mqtt_host,
                 port=stack.mqtt_port,

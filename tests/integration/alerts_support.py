@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 
 from alerts.config import EvaluationSettings
 from alerts.evaluator import Evaluator
-from ingest.config import BatchSettings, IngestConfig
+from ingest.config import AckSettings, BatchSettings, IngestConfig
 from ingest.config import InfluxSettings as IngestInflux
 from ingest.config import MqttSettings as IngestMqtt
 from ingest.service import Ingest
@@ -140,6 +140,7 @@ def alert_site(stack: Stack, tmp_path: Path, channel_url: str | None = None) -> 
     service = stack.add_mqtt_user("ingest-alerts", "service")
     ingest = Ingest(
         IngestConfig(
+            acks=AckSettings(delay_s=0.2),
             mqtt=IngestMqtt(
                 host=stack.mqtt_host,
                 port=stack.mqtt_port,

@@ -23,7 +23,7 @@ from gateway.config import (
 )
 from gateway.config import MqttSettings as GatewayMqtt
 from gateway.service import Gateway
-from ingest.config import BatchSettings, InfluxSettings, IngestConfig
+from ingest.config import AckSettings, BatchSettings, InfluxSettings, IngestConfig
 from ingest.config import MqttSettings as IngestMqtt
 from ingest.service import Ingest
 from registry.store import DeviceEntry, FieldEntry, GatewayEntry, Registry, SiteFile, VillageEntry
@@ -92,6 +92,7 @@ def running_pipeline(
     site = SimulatedSite(SiteConfig(seed=seed, time_scale=600.0, weather_interval_s=0.5))
     ingest = Ingest(
         IngestConfig(
+            acks=AckSettings(delay_s=0.2),
             mqtt=IngestMqtt(
                 host=stack.mqtt_host,
                 port=stack.mqtt_port,

@@ -25,7 +25,7 @@ import httpx
 import paho.mqtt.client as mqtt
 import pytest
 
-from ingest.config import BatchSettings, InfluxSettings, IngestConfig, MqttSettings
+from ingest.config import AckSettings, BatchSettings, InfluxSettings, IngestConfig, MqttSettings
 from ingest.deadletters import DeadLetters
 from ingest.service import Ingest
 from storage.influx import InfluxDB, InfluxRejected
@@ -163,6 +163,7 @@ def _start_when_subscribed(stream: Stream, influx: InfluxDB) -> None:
 def _config(stack: Stack, tmp_path: Path, database: str, **mqtt: object) -> IngestConfig:
     creds = stack.add_mqtt_user("ingest-rel", "service")
     return IngestConfig(
+        acks=AckSettings(delay_s=0.2),
         mqtt=MqttSettings(
             host=stack.mqtt_host,
             port=stack.mqtt_port,
@@ -211,19 +212,31 @@ def test_influxdb_stopped_and_restarted_mid_stream(
 ) -> None:
     gateway_id, database, client_id = names
     private_stack.up()
-    ingest = Ingest(_config(private_stack, tmp_path, database, client_id=client_id))
+    config = _config(private_stack, tmp_path, database, client_id=client_id)
+    # /healthz tells a worker that is up but stores nothing (InfluxDB down) from a healthy one.
+    config = config.model_copy(update={"metrics_port": 0, "stall_after_s": 1.0})
+    ingest = Ingest(config)
     ingest.start()
+    healthz = f"http://127.0.0.1:{ingest.metrics.port}/healthz"
     stream = Stream(private_stack, gateway_id)
     influx = InfluxDB(private_stack.influx_url, database)
     _start_when_subscribed(stream, influx)
     try:
         wait_for(lambda: len(_stored(influx, gateway_id)) > 200, what="first readings stored")
+        assert httpx.get(healthz).status_code == 200
         influxd = private_stack.status().influxd.pid
         os.kill(influxd, signal.SIGTERM)
         wait_for(lambda: ingest.stats().write_retries >= 2, what="writes failing")
-        time.sleep(2)  # InfluxDB stays down while readings keep coming
+        unhealthy = wait_for(
+            lambda: (r := httpx.get(healthz)).status_code == 503 and r.json(),
+            what="/healthz saying the backlog is stuck",
+        )
+        assert "none acknowledged" in unhealthy["problems"][0]
+        assert unhealthy["backlog_messages"] > 0
+        metrics = httpx.get(f"http://127.0.0.1:{ingest.metrics.port}/metrics").text
+        assert "tani_ingest_backlog_stalled_seconds" in metrics
         private_stack.up()  # starts influxd again
-        time.sleep(1)
+        wait_for(lambda: httpx.get(healthz).status_code == 200, what="healthy again")
     finally:
         stream.stop()
     try:

@@ -300,6 +300,7 @@ def _exposed_metric_names(tmp_path: Path) -> set[str]:
     ingest = IngestMetrics(
         lambda: IngestStats(rejected_by_reason={"malformed_payload": 1}),
         lambda: {"gw-1": SequenceAudit("gw-1", stored=9, lowest=1, highest=10)},
+        lambda: (3, 12.5),
     )
     ingest.write_seconds.observe(0.01)
     api = ApiMetrics(lambda: [TtlCache(10, name="latest")])

@@ -85,7 +85,13 @@ def parts(tmp_path: Path) -> Iterator[Parts]:
         gateway_id="gw-1",
         state_dir=tmp_path,
         mqtt=MqttSettings(username="gw-1", password="x"),
-        publish=PublishSettings(batch_size=10, backlog_batch_size=25, max_inflight_batches=3),
+        publish=PublishSettings(
+            batch_size=10,
+            backlog_batch_size=25,
+            max_inflight_batches=3,
+            ack_timeout_s=30,
+            ack_timeout_max_s=600,
+        ),
     )
     outbox = Outbox(tmp_path / "outbox.sqlite3", "gw-1")
     link, clock, measurements = ScriptedLink(), SteppedClock(), queue.SimpleQueue()
