@@ -53,6 +53,8 @@ class ForwarderStats:
     batches_resent_unconfirmed: int = 0
     bytes_published: int = 0
     outbox_depth: int = 0
+    outbox_bytes: int = 0
+    wal_bytes: int = 0
     waiting_for_clock: int = 0
 
 
@@ -104,15 +106,15 @@ class Forwarder:
             )
         self.stats.readings_time_flagged += flagged
 
-    def tick(self, publish_fresh: bool) -> None:
-        """One pass of the loop (see the module docstring).
+    def tick(self, publish_fresh: bool) -> bool:
+        """One pass of the loop (see the module docstring); whether measurements were committed.
 
         Measurements are committed and acknowledgements settled on every tick; fresh readings
         are published only when ``publish_fresh`` (every publish interval: batching them is
         what keeps uplink bytes down), while the backlog goes out as fast as it is acknowledged.
         """
         trusted = self.clock.state().trusted
-        changed = self._store(trusted)
+        committed = changed = self._store(trusted)
         if trusted and not self._clock_trusted:
             self._rebase()
             changed = True
@@ -126,8 +128,11 @@ class Forwarder:
         if changed:
             self.stats.readings_thinned += self.outbox.enforce_limit(self.config.outbox.max_bytes)
             self.stats.outbox_depth = self.outbox.depth()
+            self.stats.outbox_bytes = self.outbox.size_bytes()
+            self.stats.wal_bytes = self.outbox.wal_bytes()
             self.stats.waiting_for_clock = self.outbox.waiting_for_clock()
             self.on_stats(self.stats)
+        return committed
 
     def _inflight_backlog(self) -> bool:
         return any(b.backlog for b in (*self._inflight.values(), *self._unconfirmed.values()))

@@ -31,6 +31,8 @@ from telemetry.reading import Quality, Reading
 log = logging.getLogger(__name__)
 
 SCHEMA_VERSION = 2
+WAL_CHECKPOINT_PAGES = 64  # 256 KiB of 4 KiB pages
+WAL_LIMIT_BYTES = 256 * 1024
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS outbox (
     seq INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -92,6 +94,10 @@ class Outbox:
                 )
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=FULL")
+            # A small WAL, truncated back after each checkpoint: on a nearly full SD card the
+            # default (4 MiB, never shrunk) is space the readings themselves need.
+            self._db.execute(f"PRAGMA wal_autocheckpoint = {WAL_CHECKPOINT_PAGES}")
+            self._db.execute(f"PRAGMA journal_size_limit = {WAL_LIMIT_BYTES}")
             self._db.executescript(_SCHEMA)
             self._db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
             # After a restart nothing is in flight: what was, is sent again.
@@ -103,6 +109,7 @@ class Outbox:
                 raise
             raise OutboxError(f"cannot open the outbox {path}: {exc}") from None
         self.gateway_id = gateway_id
+        self.path = path
 
     def put(self, rows: list[OutboxRow]) -> None:
         """Commit rows in one transaction, and move the clock floor to the newest time."""
@@ -220,6 +227,18 @@ class Outbox:
     def waiting_for_clock(self) -> int:
         """How many readings wait for a trusted clock."""
         return self._db.execute("SELECT count(*) FROM outbox WHERE time_ms IS NULL").fetchone()[0]
+
+    def wal_bytes(self) -> int:
+        """Bytes of the write-ahead log file (0 when there is none)."""
+        try:
+            return self.path.with_name(self.path.name + "-wal").stat().st_size
+        except FileNotFoundError:
+            return 0
+
+    def release_space(self) -> None:
+        """Fold the write-ahead log into the database and truncate it (after a write failed
+        for want of space, this gives back what the log held)."""
+        self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
 
     def size_bytes(self) -> int:
         """Bytes of the database file in use (free pages not counted)."""

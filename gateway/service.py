@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import queue
@@ -28,6 +29,17 @@ log = logging.getLogger(__name__)
 # Measurements are committed to the outbox and PUBACKs settled this often: the window in which
 # a power cut can lose a reading that was read but not yet on disk.
 TICK_S = 0.25
+OUTBOX_RECOVERED_S = 10.0
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxDiskState:
+    """Whether the outbox takes writes; when not, since when and why (disk full, SD card)."""
+
+    ok: bool = True
+    error: str | None = None
+    since_ms: int | None = None
+    failures: int = 0
 
 
 @dataclass(slots=True)
@@ -59,6 +71,8 @@ class Gateway:
         )
         self._stats = ForwarderStats()
         self._stats_lock = threading.Lock()
+        self._disk = OutboxDiskState()
+        self._disk_failed_mono = 0.0
         self._stopping = threading.Event()
         self._drain_timeout_s = 0.0
         self._started_mono = time.monotonic()
@@ -111,6 +125,14 @@ class Gateway:
         report: dict[str, object] = {
             "uptime_s": round(time.monotonic() - self._started_mono),
             "outbox_depth": stats.outbox_depth,
+            "outbox": {
+                "ok": self._disk.ok,
+                "error": self._disk.error,
+                "since_ms": self._disk.since_ms,
+                "failures": self._disk.failures,
+                "bytes": stats.outbox_bytes,
+                "wal_bytes": stats.wal_bytes,
+            },
             "waiting_for_clock": stats.waiting_for_clock,
             "readings_sent": stats.readings_sent,
             "readings_thinned": stats.readings_thinned,
@@ -157,12 +179,50 @@ class Gateway:
         finally:
             forwarder.outbox.close()
 
+    def outbox_state(self) -> OutboxDiskState:
+        """Whether the outbox takes writes right now."""
+        return self._disk
+
     def _tick(self, forwarder: Forwarder, publish_fresh: bool) -> None:
         try:
-            forwarder.tick(publish_fresh)
+            committed = forwarder.tick(publish_fresh)
         except sqlite3.Error as exc:
-            # Disk full or SD card trouble: keep polling, keep what is in memory, retry.
-            log.error(f"outbox unusable, retrying: {exc}", extra={"gateway_id": self.gateway_id})
+            # Disk full or SD card trouble: keep polling, keep what is in memory, retry. Said
+            # once when it starts and once when it ends, not four times a second.
+            self._outbox_failed(forwarder, exc)
+        else:
+            # Only commits prove the disk takes writes again (a tick may write nothing), and
+            # a nearly full disk takes some writes and refuses others: recovered means
+            # OUTBOX_RECOVERED_S of commits without a failure.
+            if (
+                committed
+                and not self._disk.ok
+                and time.monotonic() - self._disk_failed_mono >= OUTBOX_RECOVERED_S
+            ):
+                log.warning(
+                    "outbox writable again",
+                    extra={
+                        "gateway_id": self.gateway_id,
+                        "failed_s": round(time.time() - (self._disk.since_ms or 0) / 1000),
+                        "failures": self._disk.failures,
+                    },
+                )
+                self._disk = OutboxDiskState(failures=self._disk.failures)
+
+    def _outbox_failed(self, forwarder: Forwarder, exc: sqlite3.Error) -> None:
+        self._disk_failed_mono = time.monotonic()
+        if self._disk.ok or self._disk.error != str(exc):
+            log.error(
+                f"outbox unusable ({exc}): readings wait in memory, retrying every tick; free "
+                "disk space or replace the SD card",
+                extra={"gateway_id": self.gateway_id, "state_dir": str(self.config.state_dir)},
+            )
+            since = self._disk.since_ms if not self._disk.ok else time.time_ns() // 1_000_000
+            self._disk = replace(self._disk, ok=False, error=str(exc), since_ms=since)
+            # The log may be busy or the disk gone altogether: the next failure tries again.
+            with contextlib.suppress(sqlite3.Error):
+                forwarder.outbox.release_space()
+        self._disk = replace(self._disk, failures=self._disk.failures + 1)
 
     def _drain(self, forwarder: Forwarder) -> None:
         """On stop: publish what is left, within the drain timeout."""

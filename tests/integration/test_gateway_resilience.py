@@ -8,6 +8,7 @@ Readings are checked against what the emulators actually sent.
 
 from __future__ import annotations
 
+import resource
 import signal
 import subprocess
 import sys
@@ -299,4 +300,64 @@ def test_usb_adapter_removed_and_restored_loses_nothing(
         _everything_arrived(collector, config.state_dir)
         _check_against_emulators(collector, site)
     finally:
+        collector.close()
+
+
+def test_outbox_on_a_full_disk_says_so_once_keeps_readings_and_recovers(
+    stack: Stack, site: SimulatedSite, tmp_path: Path
+) -> None:
+    """A full SD card, made real with RLIMIT_FSIZE: every write past the limit fails (EFBIG).
+
+    Before: the gateway logged the same error four times a second (436 lines in two minutes)
+    and the WAL took 1 MiB of the little space there was.
+    """
+    config = _config(stack, site, tmp_path / "state")
+    config_path = tmp_path / "gateway.toml"
+    config_path.write_text(_toml(config))
+    log_path = tmp_path / "gateway.log"
+    collector = Collector(stack, GATEWAY_ID)
+    # Room for the empty outbox and a few seconds of readings; SIGXFSZ ignored (inherited by
+    # the gateway), so a write past the limit fails instead of killing the process.
+    limit = 96 * 1024
+
+    def full_disk() -> None:
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limit, resource.RLIM_INFINITY))
+
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(
+            [
+                sys.executable,
+                "-c",
+                "from tani.cli import app; app()",
+                "gateway",
+                "-c",
+                str(config_path),
+            ],
+            stderr=log,
+            preexec_fn=full_disk,
+        )
+    try:
+        wait_for(lambda: "outbox unusable" in log_path.read_text(), what="the full disk noticed")
+        time.sleep(5)  # twenty ticks on a full disk
+        lines = log_path.read_text().splitlines()
+        assert sum("outbox unusable" in line for line in lines) == 1
+        wal = Path(f"{config.state_dir / 'outbox.sqlite3'}-wal")
+        assert not wal.exists() or wal.stat().st_size <= limit
+        resource.prlimit(process.pid, resource.RLIMIT_FSIZE, (resource.RLIM_INFINITY,) * 2)
+        wait_for(
+            lambda: "outbox writable again" in log_path.read_text(),
+            timeout=40,
+            what="the disk usable again",
+        )
+        count = collector.count()
+        wait_for(lambda: collector.count() >= count + 20, what="readings after the disk freed")
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(30) == 0
+        # The readings measured while the disk was full were kept in memory, then committed.
+        _everything_arrived(collector, config.state_dir)
+        _check_against_emulators(collector, site)
+    finally:
+        if process.poll() is None:
+            process.kill()
         collector.close()

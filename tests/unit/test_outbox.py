@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from gateway.outbox import Outbox, OutboxError, OutboxRow
+from gateway.outbox import WAL_LIMIT_BYTES, Outbox, OutboxError, OutboxRow
 from telemetry.reading import Quality
 
 T0 = 1_790_000_000_000
@@ -184,3 +184,13 @@ def test_the_newest_committed_time_is_kept_across_restarts(tmp_path: Path) -> No
         assert reopened.newest_time_ms() == T0 + 5002  # the newest of the three
     finally:
         reopened.close()
+
+
+def test_the_write_ahead_log_stays_small(outbox: Outbox) -> None:
+    # SQLite's default WAL grows to 4 MiB and is never shrunk: space a full SD card lacks.
+    for n in range(60):
+        outbox.put(_rows(200, start=200 * n))
+        outbox.confirm([(1, 200 * (n + 1))])
+    assert outbox.wal_bytes() <= 2 * WAL_LIMIT_BYTES
+    outbox.release_space()
+    assert outbox.wal_bytes() == 0
