@@ -28,7 +28,7 @@ from gateway.clock import Clock
 from gateway.config import GatewayConfig
 from gateway.drivers.base import Measurement
 from gateway.outbox import Outbox, OutboxRow
-from gateway.publisher import Confirmed, ConnectionLost, MqttPublisher
+from gateway.publisher import Confirmed, ConnectionLost, LinkEvent, MqttPublisher, PublishAck
 from gateway.validation import Validator
 from telemetry.codec import encode_batch
 
@@ -82,6 +82,7 @@ class Forwarder:
     _pending: list[OutboxRow] = field(default_factory=list)
     _inflight: dict[int, _Batch] = field(default_factory=dict)
     _unconfirmed: dict[int, _Batch] = field(default_factory=dict)
+    _retry: LinkEvent | None = None
     _ack_timeout_s: float = 0.0
     _confirmed_since_timeout: bool = True
     _clock_floor_at: int = 0
@@ -195,35 +196,46 @@ class Forwarder:
     def _settle(self) -> bool:
         settled = False
         while True:
-            try:
-                event = self.publisher.events.get_nowait()
-            except queue.Empty:
-                return settled
+            if self._retry is not None:
+                event = self._retry
+            else:
+                try:
+                    event = self.publisher.events.get_nowait()
+                except queue.Empty:
+                    return settled
+            # An outbox that fails mid-event (disk full) raises out of the tick: the same event
+            # is handled again next tick, so no ack is lost. Each handler is safe to repeat.
+            self._retry = event
             settled = True
             if isinstance(event, ConnectionLost):
                 self._connection_lost()
             elif isinstance(event, Confirmed):
                 self._confirmed(event)
             else:
-                batch = self._inflight.pop(event.mid, None)
-                if batch is None:
-                    continue  # the "online" status message, or health
-                if not event.accepted:
-                    self.outbox.requeue(batch.batch_id)
-                    self._backlog_done = False
-                    self.stats.batches_refused += 1
-                    log.error(
-                        "broker refused a batch (check the gateway's ACL entry)",
-                        extra={"gateway_id": self.outbox.gateway_id, "reason": event.reason},
-                    )
-                elif self.config.publish.confirm == "broker":
-                    self.outbox.done(batch.batch_id)
-                    self._sent(batch)
-                elif batch.unconfirmed:
-                    batch.deadline = time.monotonic() + self._ack_timeout_s
-                    self._unconfirmed[batch.batch_id] = batch
-                else:
-                    self._sent(batch)  # ingest's ack overtook the broker's
+                self._broker_answered(event)
+            self._retry = None
+
+    def _broker_answered(self, event: PublishAck) -> None:
+        batch = self._inflight.get(event.mid)
+        if batch is None:
+            return  # the "online" status message, or health
+        if not event.accepted:
+            self.outbox.requeue(batch.batch_id)
+            self._backlog_done = False
+            self.stats.batches_refused += 1
+            log.error(
+                "broker refused a batch (check the gateway's ACL entry)",
+                extra={"gateway_id": self.outbox.gateway_id, "reason": event.reason},
+            )
+        elif self.config.publish.confirm == "broker":
+            self.outbox.done(batch.batch_id)
+            self._sent(batch)
+        elif batch.unconfirmed:
+            batch.deadline = time.monotonic() + self._ack_timeout_s
+            self._unconfirmed[batch.batch_id] = batch
+        else:
+            self._sent(batch)  # ingest's ack overtook the broker's
+        del self._inflight[event.mid]
 
     def _connection_lost(self) -> None:
         # Unconfirmed batches go back too: they may sit in a dead worker's session, and a

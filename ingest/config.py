@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import tomllib
 from pathlib import Path
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
@@ -102,6 +103,10 @@ class IngestConfig(BaseSettings):
     acks: AckSettings = AckSettings()
     registry_url: str = "sqlite:///.tani/registry.sqlite3"
     deadletters_path: Path = Path(".tani/deadletters.sqlite3")
+    # Readings of devices the registry does not know: "hold" them in the quarantine until the
+    # device is registered (tani quarantine list / replay), or "store" them without tags.
+    unknown_devices: Literal["hold", "store"] = "hold"
+    quarantine_path: Path = Path(".tani/quarantine.sqlite3")
     placement_refresh_s: float = Field(default=30.0, gt=0)
     # Prometheus metrics on http://metrics_host:metrics_port/metrics; 0 picks a free port,
     # None serves none.

@@ -40,6 +40,7 @@ class _StatsCollector(Collector):
             ("batches", s.batches_written, "InfluxDB write batches"),
             ("readings_rejected", s.readings_rejected, "readings refused by validation"),
             ("readings_impossible", s.readings_impossible, "impossible values stored as bad"),
+            ("readings_held", s.readings_held, "readings of unregistered devices held"),
             ("readings_confirmed", s.readings_confirmed, "readings confirmed to gateways"),
             ("internal_errors", s.internal_errors, "messages that met an unforeseen error"),
             ("duplicate_readings", s.duplicate_readings, "readings received again"),

@@ -28,6 +28,7 @@ from ingest.config import IngestConfig
 from ingest.consumer import InboundMessage, MqttConsumer
 from ingest.deadletters import DeadLetters
 from ingest.metrics import IngestMetrics
+from ingest.quarantine import Quarantine, replay_registered
 from ingest.sequences import DuplicateCounter, SequenceAudit, audit
 from ingest.validation import enforce_physical_limits
 from registry.store import DevicePlacement, Registry
@@ -36,6 +37,7 @@ from storage.rollups import Rollup, StorageLayout
 from storage.schema import HealthError, health_lines, reading_line
 from storage.writers import InfluxWriter
 from telemetry.codec import ForgedPayloadError, PayloadError, decode_batch
+from telemetry.reading import Reading
 from telemetry.topics import HEALTH, STATUS, TopicError, parse_topic
 
 log = logging.getLogger(__name__)
@@ -51,6 +53,7 @@ class IngestStats:
     batches_written: int = 0
     readings_rejected: int = 0
     readings_impossible: int = 0
+    readings_held: int = 0
     readings_confirmed: int = 0
     internal_errors: int = 0
     duplicate_readings: int = 0
@@ -71,31 +74,57 @@ class _Handled:
     settled: list[int] = field(default_factory=list)
 
 
+def open_writer(config: IngestConfig) -> InfluxWriter:
+    """The InfluxDB writer of an ingest configuration (any InfluxDB: it asks /ping which API)."""
+    influx = config.influx
+    return InfluxWriter(
+        influx.url,
+        influx.database,
+        username=influx.username,
+        password=influx.password,
+        token=influx.token,
+        org=influx.org,
+        bucket=influx.bucket,
+        layout=StorageLayout(
+            raw_retention=influx.retention,
+            rollup_retention=influx.rollup_retention,
+            utc_offset_h=influx.utc_offset_h,
+        ),
+    )
+
+
+def replay_quarantine(config: IngestConfig) -> dict[str, int]:
+    """Write the held readings of devices registered since, with their tags (see quarantine)."""
+    registry = Registry(config.registry_url)
+    quarantine = Quarantine(config.quarantine_path)
+    writer = open_writer(config)
+    try:
+        placements = registry.placements()
+
+        def write(readings: list[Reading]) -> None:
+            lines = [reading_line(r, placements.get((r.gateway_id, r.device_id))) for r in readings]
+            writer.write_lines(lines)
+
+        return replay_registered(quarantine, registry.devices(), write)
+    finally:
+        writer.close()
+        quarantine.close()
+        registry.close()
+
+
 class Ingest:
     """A running ingest worker."""
 
     def __init__(self, config: IngestConfig) -> None:
         self.config = config
         self._consumer = MqttConsumer(config.mqtt)
-        influx = config.influx
-        # Any InfluxDB: the writer asks /ping which API to write through.
-        self._influx = InfluxWriter(
-            influx.url,
-            influx.database,
-            username=influx.username,
-            password=influx.password,
-            token=influx.token,
-            org=influx.org,
-            bucket=influx.bucket,
-            layout=StorageLayout(
-                raw_retention=influx.retention,
-                rollup_retention=influx.rollup_retention,
-                utc_offset_h=influx.utc_offset_h,
-            ),
-        )
+        self._influx = open_writer(config)
         self._registry = Registry(config.registry_url)
         self._deadletters = DeadLetters(config.deadletters_path)
+        self._quarantine = Quarantine(config.quarantine_path)
         self._placements: dict[tuple[str, str], DevicePlacement] = {}
+        # None until the registry was read once: nothing is held for want of a registry.
+        self._devices: set[tuple[str, str]] | None = None
         self._placements_at = float("-inf")
         self._stats = IngestStats()
         self._reasons: Counter[str] = Counter()
@@ -121,6 +150,7 @@ class Ingest:
             self._consumer.confirm, config.acks.delay_s, config.acks.max_pending
         )
         self._impossible_logged: dict[str, float] = {}
+        self._held_devices: set[str] = set()
         self._duplicates = DuplicateCounter()
         self._audits: dict[str, SequenceAudit] = {}
         self._audit_at = float("-inf")
@@ -201,6 +231,7 @@ class Ingest:
         self.metrics.close()
         self._influx.close()
         self._deadletters.close()
+        self._quarantine.close()
         self._registry.close()
 
     def _wait_drained(self, timeout_s: float) -> None:
@@ -412,6 +443,7 @@ class Ingest:
                     extra={"gateway_id": topic.gateway_id, "readings": impossible},
                 )
         placements = self._current_placements()
+        readings = self._hold_unknown(topic.gateway_id, readings)
         lines = [reading_line(r, placements.get((r.gateway_id, r.device_id))) for r in readings]
         duplicates = self._duplicates.count(topic.gateway_id, [r.seq for r in readings])
         if duplicates:
@@ -444,11 +476,34 @@ class Ingest:
             self._reasons[reason] += 1
         return _Handled(message, [])
 
+    def _hold_unknown(self, gateway_id: str, readings: list[Reading]) -> list[Reading]:
+        """Readings of registered devices; the others go to the quarantine (see there)."""
+        known = self._devices
+        if self.config.unknown_devices == "store" or known is None:
+            return readings
+        unknown = [r for r in readings if (r.gateway_id, r.device_id) not in known]
+        if not unknown:
+            return readings
+        self._quarantine.hold(unknown)
+        devices = sorted({r.device_id for r in unknown})
+        with self._lock:
+            self._stats.readings_held += len(unknown)
+            first = {f"{gateway_id}/{d}" for d in devices} - self._held_devices
+            self._held_devices |= first
+        if first:
+            log.warning(
+                "readings of an unregistered device held in the quarantine: register it, then "
+                "run tani quarantine replay",
+                extra={"gateway_id": gateway_id, "devices": devices},
+            )
+        return [r for r in readings if (r.gateway_id, r.device_id) in known]
+
     def _current_placements(self) -> dict[tuple[str, str], DevicePlacement]:
         now = time.monotonic()
         if now - self._placements_at >= self.config.placement_refresh_s:
             try:
                 self._placements = self._registry.placements()
+                self._devices = self._registry.devices()
             except SQLAlchemyError as exc:
                 # Keep writing with the placements we had; readings are never held back for tags.
                 log.error(f"registry unreadable, keeping previous placements: {exc}")

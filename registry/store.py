@@ -173,6 +173,11 @@ class Registry:
         with Session(self.engine) as session:
             return {(g, d): DevicePlacement(f, v, c) for g, d, f, v, c in session.execute(query)}
 
+    def devices(self) -> set[tuple[str, str]]:
+        """(gateway_id, device_id) of every registered device, placed in a field or not."""
+        with Session(self.engine) as session:
+            return {(g, d) for g, d in session.execute(select(Device.gateway_id, Device.id))}
+
     def field(self, field_id: str) -> FieldInfo | None:
         """One field, or None if the registry has no such field."""
         with Session(self.engine) as session:

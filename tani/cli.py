@@ -261,6 +261,45 @@ def deadletters(
     store.close()
 
 
+quarantine_app = typer.Typer(help="Readings of devices the registry does not know, held by ingest.")
+app.add_typer(quarantine_app, name="quarantine")
+
+
+@quarantine_app.command("list")
+def quarantine_list(
+    path: Annotated[Path, typer.Option(envvar="TANI_INGEST_QUARANTINE_PATH")] = Path(
+        ".tani/quarantine.sqlite3"
+    ),
+) -> None:
+    """Unregistered devices whose readings ingest holds (one JSON line each)."""
+    from dataclasses import asdict
+
+    from ingest.quarantine import Quarantine
+
+    store = Quarantine(path)
+    try:
+        for device in store.devices():
+            typer.echo(json.dumps(asdict(device)))
+    finally:
+        store.close()
+
+
+@quarantine_app.command("replay")
+def quarantine_replay(config: ConfigFile) -> None:
+    """Write the held readings of devices registered since then, with their field's tags."""
+    from ingest.config import load_config
+    from ingest.service import replay_quarantine
+    from storage.influx import InfluxError
+
+    logs.configure("WARNING")
+    try:
+        replayed = replay_quarantine(load_or_exit(load_config, config))
+    except InfluxError as exc:
+        typer.echo(f"InfluxDB did not take the readings, nothing was lost: {exc}", err=True)
+        raise typer.Exit(1) from None
+    typer.echo(json.dumps({"replayed": replayed}))
+
+
 @app.command()
 def demo(
     duration: Annotated[

@@ -114,6 +114,7 @@ baudrate = 4800
         demo_dir / "ingest.toml",
         f"""registry_url = "{registry_url}"
 deadletters_path = "{state / "deadletters.sqlite3"}"
+quarantine_path = "{state / "quarantine.sqlite3"}"
 
 [mqtt]
 host = "{mqtt_host}"

@@ -320,6 +320,8 @@ def _ingest(stack: Stack, work: Path) -> Ingest:
             acks=AckSettings(delay_s=15.0),
             registry_url=f"sqlite:///{work / 'registry.sqlite3'}",
             deadletters_path=work / "deadletters.sqlite3",
+            quarantine_path=work / "quarantine.sqlite3",
+            unknown_devices="store",  # the benchmark measures the gateway, not the registry
         )
     )
     ingest.start()

@@ -324,6 +324,7 @@ def _ingest_toml(setup: IngestSetup, database: str, client_id: str, shared: bool
     lines = [
         f"registry_url = {text(setup.registry_url)}",
         f"deadletters_path = {text(setup.workdir / f'{client_id}-deadletters.sqlite3')}",
+        f"quarantine_path = {text(setup.workdir / f'{client_id}-quarantine.sqlite3')}",
         "[mqtt]",
         f"host = {text(setup.stack.mqtt_host)}",
         f"port = {setup.stack.mqtt_port}",

@@ -276,6 +276,7 @@ def _ingest(stack: Stack, tmp_path: Path, registry_url: str) -> Iterator[Ingest]
             batch=BatchSettings(max_delay_s=0.1),
             registry_url=registry_url,
             deadletters_path=tmp_path / "deadletters.sqlite3",
+            quarantine_path=tmp_path / "quarantine.sqlite3",
             rollup_every_s=0,  # brought up to date once, below, when everything is stored
         )
     )

@@ -152,6 +152,7 @@ def alert_site(stack: Stack, tmp_path: Path, channel_url: str | None = None) -> 
             batch=BatchSettings(max_delay_s=0.1),
             registry_url=registry_url,
             deadletters_path=tmp_path / "deadletters.sqlite3",
+            quarantine_path=tmp_path / "quarantine.sqlite3",
         )
     )
     ingest.start()

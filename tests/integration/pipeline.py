@@ -104,6 +104,7 @@ def running_pipeline(
             batch=BatchSettings(max_delay_s=0.2),
             registry_url=registry_url,
             deadletters_path=tmp_path / "deadletters.sqlite3",
+            quarantine_path=tmp_path / "quarantine.sqlite3",
             rollup_every_s=rollup_every_s,
         )
     )

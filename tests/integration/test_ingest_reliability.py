@@ -28,6 +28,14 @@ import pytest
 from ingest.config import AckSettings, BatchSettings, InfluxSettings, IngestConfig, MqttSettings
 from ingest.deadletters import DeadLetters
 from ingest.service import Ingest
+from registry.store import (
+    DeviceEntry,
+    FieldEntry,
+    GatewayEntry,
+    Registry,
+    SiteFile,
+    VillageEntry,
+)
 from storage.influx import InfluxDB, InfluxRejected
 from tani.stack import Stack
 from telemetry.acks import Ack, decode_ack
@@ -164,6 +172,9 @@ def _config(stack: Stack, tmp_path: Path, database: str, **mqtt: object) -> Inge
     creds = stack.add_mqtt_user("ingest-rel", "service")
     return IngestConfig(
         acks=AckSettings(delay_s=0.2),
+        # These tests are about delivery; holding unregistered devices has a test of its own.
+        unknown_devices="store",
+        quarantine_path=tmp_path / "quarantine.sqlite3",
         mqtt=MqttSettings(
             host=stack.mqtt_host,
             port=stack.mqtt_port,
@@ -247,10 +258,19 @@ def test_influxdb_stopped_and_restarted_mid_stream(
 
 
 def _ingest_process(config: IngestConfig, path: Path) -> subprocess.Popen[bytes]:
+    path.write_text(_ingest_toml(config))
+    return subprocess.Popen(
+        [sys.executable, "-c", "from tani.cli import app; app()", "ingest", "-c", str(path)],
+        stderr=path.with_suffix(".log").open("ab"),
+    )
+
+
+def _ingest_toml(config: IngestConfig) -> str:
     m, i = config.mqtt, config.influx
-    path.write_text(
-        f"""registry_url = "{config.registry_url}"
+    return f"""registry_url = "{config.registry_url}"
 deadletters_path = "{config.deadletters_path}"
+quarantine_path = "{config.quarantine_path}"
+unknown_devices = "{config.unknown_devices}"
 [mqtt]
 host = "{m.host}"
 port = {m.port}
@@ -263,11 +283,6 @@ database = "{i.database}"
 [batch]
 max_delay_s = 0.1
 """
-    )
-    return subprocess.Popen(
-        [sys.executable, "-c", "from tani.cli import app; app()", "ingest", "-c", str(path)],
-        stderr=path.with_suffix(".log").open("ab"),
-    )
 
 
 def test_ingest_killed_mid_batch_and_restarted(
@@ -555,3 +570,81 @@ def test_rollups_follow_the_readings_including_late_ones(
     assert sum(int(r["count"]) for r in rows) == len(values)
     assert min(float(r["min"]) for r in rows) == min(values)
     assert max(float(r["max"]) for r in rows) == max(values)
+
+
+def test_unregistered_devices_are_held_listed_and_replayed_once_registered(
+    stack: Stack, tmp_path: Path, names: tuple[str, str, str]
+) -> None:
+    """Before: stored with empty field and village tags, and counted as stored."""
+    gateway_id = names[0]
+    registry = Registry(f"sqlite:///{tmp_path / 'registry.sqlite3'}")
+    site = SiteFile(
+        villages=[VillageEntry(id="karang-agung", name="Karang Agung")],
+        fields=[FieldEntry(id="sawah-1", name="Sawah 1", village="karang-agung", crop="padi")],
+        gateways=[
+            GatewayEntry(
+                id=gateway_id,
+                name=gateway_id,
+                devices=[DeviceEntry(id="soil-1", kind="modbus_soil", field="sawah-1")],
+            )
+        ],
+    )
+    registry.apply(site)
+    hold = {"unknown_devices": "hold"}
+    with _running(stack, tmp_path, names, lambda c: c.model_copy(update=hold)) as (
+        config,
+        ingest,
+        stream,
+        influx,
+    ):
+        stray = [
+            Reading(gateway_id, "soil-9", "soil_moisture", 30.0, "%", T0 + n, Quality.GOOD, 100 + n)
+            for n in range(4)
+        ]
+        stream._client.publish(
+            readings_topic(gateway_id), encode_batch(gateway_id, stray), qos=1
+        ).wait_for_publish(5)
+        stream.publish(stream.readings(5))  # soil-1: registered
+        # soil-1's five, and nothing of soil-9's.
+        _assert_exactly_once(influx, stream)
+        wait_for(lambda: ingest.stats().readings_held == 4, what="four readings held")
+    listed = _cli("quarantine", "list", "--path", str(config.quarantine_path))
+    assert [json.loads(line) for line in listed.splitlines()] == [
+        {
+            "gateway_id": gateway_id,
+            "device_id": "soil-9",
+            "readings": 4,
+            "first_ms": T0,
+            "last_ms": T0 + 3,
+        }
+    ]
+    site.gateways[0].devices.append(DeviceEntry(id="soil-9", kind="modbus_soil", field="sawah-1"))
+    registry.apply(site)
+    registry.close()
+    config_path = tmp_path / "ingest.toml"
+    config_path.write_text(_ingest_toml(config))
+    replayed = json.loads(_cli("quarantine", "replay", "-c", str(config_path)))
+    assert replayed == {"replayed": {f"{gateway_id}/soil-9": 4}}
+    influx = InfluxDB(stack.influx_url, config.influx.database)
+    try:
+        rows = [
+            row
+            for s in influx.query(
+                'SELECT "value", "field_id", "village_id" FROM "reading" WHERE "device_id" = $d',
+                {"d": "soil-9"},
+            )
+            for row in s.rows()
+        ]
+    finally:
+        influx.close()
+    assert [(r["field_id"], r["village_id"]) for r in rows] == [("sawah-1", "karang-agung")] * 4
+    assert _cli("quarantine", "list", "--path", str(config.quarantine_path)) == ""
+
+
+def _cli(*args: str) -> str:
+    return subprocess.run(
+        [sys.executable, "-c", "from tani.cli import app; app()", *args],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout

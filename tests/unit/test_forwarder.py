@@ -4,6 +4,7 @@ the integration tests; here the test decides when acks and disconnects happen)."
 from __future__ import annotations
 
 import queue
+import sqlite3
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -321,3 +322,25 @@ def test_the_clock_floor_follows_committed_readings_across_restarts(tmp_path: Pa
     Forwarder(config, reopened, ScriptedLink(), after_reboot, queue.SimpleQueue(), lambda s: None)
     assert after_reboot.floor_ms == WALL0 + 3000
     reopened.close()
+
+
+def test_an_ack_that_meets_a_full_disk_is_applied_on_the_next_tick(parts, monkeypatch) -> None:
+    forwarder, link, clock, measurements = parts
+    _measure(measurements, clock, 3)
+    forwarder.tick(publish_fresh=True)
+    link.ack_all()
+    real_confirm = forwarder.outbox.confirm
+    calls = []
+
+    def full_disk_once(ranges):
+        calls.append(ranges)
+        if len(calls) == 1:
+            raise sqlite3.OperationalError("database or disk is full")
+        return real_confirm(ranges)
+
+    monkeypatch.setattr(forwarder.outbox, "confirm", full_disk_once)
+    with pytest.raises(sqlite3.OperationalError):
+        forwarder.tick(publish_fresh=False)
+    forwarder.tick(publish_fresh=False)
+    assert forwarder.stats.outbox_depth == 0
+    assert forwarder.stats.readings_sent == 3
