@@ -25,6 +25,7 @@ import ctypes.util
 import logging
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -37,6 +38,8 @@ BUILD_FLOOR_MS = int(datetime(2026, 11, 1, tzinfo=UTC).timestamp() * 1000)
 _TIME_ERROR = 5  # adjtimex(2): the kernel's clock is not synchronised
 _BOOT_ID = Path("/proc/sys/kernel/random/boot_id")
 
+# A wall clock further than this from the server's is reported (once per boot).
+CLOCK_OFF_MS = 60_000
 ClockSource = Literal["ntp", "server", "floor", "none"]
 # How long the kernel's answer on NTP synchronisation is reused (stamp() runs on every poll).
 _SYNC_CHECK_S = 10.0
@@ -95,8 +98,17 @@ def read_boot_id() -> str:
 class SystemClock:
     """The machine's clocks, trusted once NTP synchronised or the server told the time."""
 
-    def __init__(self, floor_ms: int = BUILD_FLOOR_MS, trust_after_floor: bool = False) -> None:
+    def __init__(
+        self,
+        floor_ms: int = BUILD_FLOOR_MS,
+        trust_after_floor: bool = False,
+        wall_ns: Callable[[], int] = time.time_ns,
+        ntp_synchronised: Callable[[], bool | None] = _kernel_synchronised,
+    ) -> None:
         self.boot_id = read_boot_id()
+        # The wall clock and the kernel's NTP state: a test passes a clock days behind.
+        self._wall_ns = wall_ns
+        self._ntp_synchronised = ntp_synchronised
         self._floor_ms = floor_ms
         self._trust_after_floor = trust_after_floor
         self._lock = threading.Lock()
@@ -106,7 +118,7 @@ class SystemClock:
 
     def stamp(self) -> tuple[int, int]:
         """(epoch ms, monotonic ns): the server's time carried forward when NTP is absent."""
-        wall_ms, mono_ns = time.time_ns() // 1_000_000, time.monotonic_ns()
+        wall_ms, mono_ns = self._wall_ns() // 1_000_000, time.monotonic_ns()
         with self._lock:
             anchor = self._anchor
         if anchor is not None and not self._ntp():
@@ -121,14 +133,22 @@ class SystemClock:
             if self._anchor is not None:
                 return ClockState(True, "server")
             floor_ms = self._floor_ms
-        if self._trust_after_floor and time.time_ns() // 1_000_000 >= floor_ms:
+        if self._trust_after_floor and self._wall_ns() // 1_000_000 >= floor_ms:
             return ClockState(True, "floor")
         return ClockState(False, "none")
 
     def observe_server_time(self, server_ms: int, mono_ns: int) -> None:
         """Hold the server's time against the monotonic clock (refreshed by every ack)."""
         with self._lock:
+            first = self._anchor is None
             self._anchor = (server_ms, mono_ns)
+        offset_ms = self.offset_ms() or 0
+        if first and abs(offset_ms) > CLOCK_OFF_MS:
+            log.warning(
+                "the gateway's clock is off: going by the server's time (check NTP, or the "
+                "real-time clock's battery)",
+                extra={"offset_s": round(offset_ms / 1000)},
+            )
 
     def raise_floor(self, time_ms: int) -> None:
         """Move the floor forward to a committed reading's time."""
@@ -142,12 +162,12 @@ class SystemClock:
         if anchor is None:
             return None
         server_now = anchor[0] + (time.monotonic_ns() - anchor[1]) // 1_000_000
-        return server_now - time.time_ns() // 1_000_000
+        return server_now - self._wall_ns() // 1_000_000
 
     def _ntp(self) -> bool:
         now = time.monotonic()
         if now - self._synced_checked >= _SYNC_CHECK_S:
-            self._synced = bool(_kernel_synchronised())
+            self._synced = bool(self._ntp_synchronised())
             self._synced_checked = now
         return self._synced
 

@@ -185,7 +185,9 @@ class ClockSettings(_Section):
     NTP and the server's time (carried by every ack from ingest) are always believed. The
     local clock alone is believed only with ``trust_after_floor``, for a gateway with a
     battery-backed real-time clock: fake-hwclock restores a time past any floor that can be
-    days behind. The floor then also moves forward with the newest reading committed.
+    days behind. The floor then also moves forward with the newest reading committed. A
+    real-time clock that is wrong all the same (flat battery) stamps readings wrongly until the
+    server's time arrives, which the gateway then goes by (and says so in its log).
     """
 
     floor: date = date(2026, 11, 1)

@@ -79,12 +79,14 @@ class MqttPublisher:
         settings: MqttSettings,
         content_type: str | None,
         rng: random.Random | None = None,
+        acks: bool = True,
     ) -> None:
         self.gateway_id = gateway_id
         self.events: queue.SimpleQueue[LinkEvent] = queue.SimpleQueue()
         self.connected = threading.Event()
         self.connections = 0
         self.malformed_acks = 0
+        self._acks = acks  # subscribe to ingest's end-to-end acks (not with confirm = "broker")
         self._settings = settings
         # None: leave it out; the binary format names itself in its first byte, and the 35-odd
         # bytes of a content type on every message are a large part of a small batch.
@@ -221,7 +223,8 @@ class MqttPublisher:
         self._alias_max = int(getattr(properties, "TopicAliasMaximum", 0) or 0)
         self.connections += 1
         log.info("connected to broker", extra={"gateway_id": self.gateway_id})
-        client.subscribe(ack_topic(self.gateway_id), qos=0)
+        if self._acks:
+            client.subscribe(ack_topic(self.gateway_id), qos=0)
         client.publish(status_topic(self.gateway_id), status_payload("online"), qos=1, retain=True)
         self.connected.set()
 

@@ -68,6 +68,7 @@ class Gateway:
             config.gateway_id,
             config.mqtt,
             content_type(payload_format) if payload_format == "json" else None,
+            acks=config.publish.confirm == "ingest",
         )
         self._stats = ForwarderStats()
         self._stats_lock = threading.Lock()

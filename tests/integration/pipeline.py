@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from firmware_sim.site import SimulatedSite, SiteConfig
+from gateway.clock import Clock
 from gateway.config import (
     GatewayConfig,
     ModbusBusSettings,
@@ -59,6 +60,7 @@ def running_pipeline(
     seed: int,
     health_interval_s: float = 300.0,
     rollup_every_s: float = 900.0,
+    clock: Clock | None = None,
 ) -> Iterator[Pipeline]:
     """Run the pipeline until the block ends; then check that no thread was left running."""
     gw_user = stack.add_mqtt_user(place.gateway_id, "gateway")
@@ -133,7 +135,8 @@ def running_pipeline(
                     device_id="weather-1", port=site.ports["weather"], baudrate=4800
                 )
             ],
-        )
+        ),
+        clock=clock,
     )
     ingest.start()
     gateway.start()

@@ -4,36 +4,30 @@ from __future__ import annotations
 
 import time
 
-import pytest
-
-import gateway.clock
 from gateway.clock import SystemClock
 
 DAY_MS = 86_400_000
-
-
-@pytest.fixture
-def no_ntp(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(gateway.clock, "_kernel_synchronised", lambda: False)
 
 
 def _wall_ms() -> int:
     return time.time_ns() // 1_000_000
 
 
-@pytest.mark.usefixtures("no_ntp")
+def _no_ntp() -> bool:
+    return False
+
+
 def test_without_ntp_a_clock_past_the_floor_is_not_believed_by_default() -> None:
     # fake-hwclock after a two-day power cut: past any fixed floor, and two days behind.
-    clock = SystemClock(floor_ms=_wall_ms() - 30 * DAY_MS)
+    behind = lambda: time.time_ns() - 2 * DAY_MS * 10**6  # noqa: E731
+    clock = SystemClock(_wall_ms() - 30 * DAY_MS, wall_ns=behind, ntp_synchronised=_no_ntp)
     assert clock.state().trusted is False
 
 
-@pytest.mark.usefixtures("no_ntp")
-def test_the_servers_time_is_believed_and_carried_forward_by_the_monotonic_clock(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    clock = SystemClock()
-    server_ms = _wall_ms() + 2 * DAY_MS  # the local clock is two days behind
+def test_the_servers_time_is_believed_and_carried_forward_by_the_monotonic_clock() -> None:
+    jump = [-2 * DAY_MS * 10**6]  # the local clock is two days behind
+    clock = SystemClock(wall_ns=lambda: time.time_ns() + jump[0], ntp_synchronised=_no_ntp)
+    server_ms = _wall_ms()
     clock.observe_server_time(server_ms, time.monotonic_ns())
     state = clock.state()
     assert (state.trusted, state.source) == (True, "server")
@@ -41,22 +35,19 @@ def test_the_servers_time_is_believed_and_carried_forward_by_the_monotonic_clock
     assert abs(stamped - server_ms) < 1000
     assert abs(clock.offset_ms() - 2 * DAY_MS) < 1000  # type: ignore[operator]
     # The wall clock jumps (someone sets the date by hand): the time told stays the server's.
-    real = time.time_ns
-    monkeypatch.setattr(gateway.clock.time, "time_ns", lambda: real() - 3600 * 10**9)
+    jump[0] -= 3600 * 10**9
     assert abs(clock.stamp()[0] - server_ms) < 1000
 
 
-@pytest.mark.usefixtures("no_ntp")
 def test_with_trust_after_floor_a_clock_behind_the_newest_reading_is_not_believed() -> None:
-    clock = SystemClock(floor_ms=_wall_ms() - DAY_MS, trust_after_floor=True)
+    clock = SystemClock(_wall_ms() - DAY_MS, trust_after_floor=True, ntp_synchronised=_no_ntp)
     assert clock.state().source == "floor"
     clock.raise_floor(_wall_ms() + 2 * DAY_MS)  # a reading committed two days "later"
     assert clock.state().trusted is False
 
 
-def test_ntp_is_believed_before_the_server(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(gateway.clock, "_kernel_synchronised", lambda: True)
-    clock = SystemClock()
+def test_ntp_is_believed_before_the_server() -> None:
+    clock = SystemClock(ntp_synchronised=lambda: True)
     clock.observe_server_time(_wall_ms() + DAY_MS, time.monotonic_ns())
     assert clock.state().source == "ntp"
     assert abs(clock.stamp()[0] - _wall_ms()) < 1000
