@@ -397,5 +397,5 @@ def test_each_service_config_passes_its_own_check(
         published = {str(port.get("target")) for port in services[name].get("ports", [])}
         assert str(config.metrics_port) not in published, name
     ingest_check = services["ingest"]["healthcheck"]["test"]
-    assert "http://127.0.0.1:9464/metrics" in ingest_check
+    assert "http://127.0.0.1:9464/healthz" in ingest_check
     assert "http://127.0.0.1:8000/healthz" in services["api"]["healthcheck"]["test"]
