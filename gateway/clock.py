@@ -115,27 +115,50 @@ class SystemClock:
         self._anchor: tuple[int, int] | None = None  # (server ms, monotonic ns) of this boot
         self._synced = False
         self._synced_checked = float("-inf")
+        self._strays = False  # NTP says synchronised, the server's time says otherwise
 
     def stamp(self) -> tuple[int, int]:
-        """(epoch ms, monotonic ns): the server's time carried forward when NTP is absent."""
+        """(epoch ms, monotonic ns): the server's time carried forward when NTP is absent, or
+        when the wall clock strays from it (a clock stepped by hand, a bad NTP server)."""
         wall_ms, mono_ns = self._wall_ns() // 1_000_000, time.monotonic_ns()
-        with self._lock:
-            anchor = self._anchor
-        if anchor is not None and not self._ntp():
-            return anchor[0] + (mono_ns - anchor[1]) // 1_000_000, mono_ns
+        server_ms = self._server_ms(mono_ns)
+        if server_ms is not None and (not self._ntp() or abs(server_ms - wall_ms) > CLOCK_OFF_MS):
+            return server_ms, mono_ns
         return wall_ms, mono_ns
 
     def state(self) -> ClockState:
-        """NTP first, then the server's time; the local clock past the floor only if asked."""
+        """NTP first (unless the server's time disagrees), then the server's time; the local
+        clock past the floor only if asked."""
+        server_ms = self._server_ms(time.monotonic_ns())
         if self._ntp():
-            return ClockState(True, "ntp")
+            wall_ms = self._wall_ns() // 1_000_000
+            strays = server_ms is not None and abs(server_ms - wall_ms) > CLOCK_OFF_MS
+            if strays != self._strays:
+                self._strays = strays
+                log.log(
+                    logging.WARNING if strays else logging.INFO,
+                    "the NTP-synchronised clock disagrees with the server's time: going by the "
+                    "server's"
+                    if strays
+                    else "the NTP-synchronised clock agrees with the server's time again",
+                    extra={"offset_s": round(((server_ms or wall_ms) - wall_ms) / 1000)},
+                )
+            if not strays:
+                return ClockState(True, "ntp")
+        if server_ms is not None:
+            return ClockState(True, "server")
         with self._lock:
-            if self._anchor is not None:
-                return ClockState(True, "server")
             floor_ms = self._floor_ms
         if self._trust_after_floor and self._wall_ns() // 1_000_000 >= floor_ms:
             return ClockState(True, "floor")
         return ClockState(False, "none")
+
+    def _server_ms(self, mono_ns: int) -> int | None:
+        with self._lock:
+            anchor = self._anchor
+        if anchor is None:
+            return None
+        return anchor[0] + (mono_ns - anchor[1]) // 1_000_000
 
     def observe_server_time(self, server_ms: int, mono_ns: int) -> None:
         """Hold the server's time against the monotonic clock (refreshed by every ack)."""

@@ -34,6 +34,8 @@ from telemetry.codec import encode_batch
 
 log = logging.getLogger(__name__)
 
+# Readings of one series less than this apart came in one read: kept apart by a millisecond.
+SAME_POLL_MS = 1000
 # Readings held in memory while the outbox cannot be written (about 100 bytes each).
 MAX_PENDING = 100_000
 
@@ -83,6 +85,7 @@ class Forwarder:
     _inflight: dict[int, _Batch] = field(default_factory=dict)
     _unconfirmed: dict[int, _Batch] = field(default_factory=dict)
     _retry: LinkEvent | None = None
+    _last_time: dict[tuple[str, str], int] = field(default_factory=dict)
     _ack_timeout_s: float = 0.0
     _confirmed_since_timeout: bool = True
     _clock_floor_at: int = 0
@@ -152,6 +155,8 @@ class Forwarder:
                 break
             for m in batch:
                 time_ms = wall_now - (mono_now - m.mono_ns) // 1_000_000 if trusted else None
+                if time_ms is not None:
+                    time_ms = self._distinct_time(m.device_id, m.quantity, time_ms)
                 self._pending.append(
                     OutboxRow(
                         m.device_id,
@@ -181,6 +186,18 @@ class Forwarder:
             self.clock.raise_floor(max(times))
         self._pending = []
         return True
+
+    def _distinct_time(self, device_id: str, quantity: str, time_ms: int) -> int:
+        """InfluxDB keeps one point per series and time: a second reading of a series in the
+        same millisecond (lines of a station read at once) would overwrite the first, silently,
+        after both were confirmed. Such a reading gets the next free millisecond. A time well
+        before the last (the clock stepped back) is left alone rather than squeezed."""
+        key = (device_id, quantity)
+        last = self._last_time.get(key)
+        if last is not None and last - SAME_POLL_MS < time_ms <= last:
+            time_ms = last + 1
+        self._last_time[key] = time_ms
+        return time_ms
 
     def _rebase(self) -> None:
         wall_now, mono_now = self.clock.stamp()

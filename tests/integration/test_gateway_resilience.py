@@ -145,8 +145,8 @@ def test_kill_9_while_publishing_loses_nothing(
 ) -> None:
     config = _config(stack, site, tmp_path / "state")
     collector = Collector(stack, GATEWAY_ID)
+    process = _start_process(config, tmp_path / "gateway.toml")
     try:
-        process = _start_process(config, tmp_path / "gateway.toml")
         wait_for(lambda: collector.count() >= 40, what="first readings")
         process.send_signal(signal.SIGKILL)
         process.wait()
@@ -158,6 +158,10 @@ def test_kill_9_while_publishing_loses_nothing(
         _everything_arrived(collector, config.state_dir)
         _check_against_emulators(collector, site)
     finally:
+        # A failed test must not leave a gateway reading other tests' ptys.
+        if process.poll() is None:
+            process.kill()
+            process.wait()
         collector.close()
 
 

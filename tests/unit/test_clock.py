@@ -46,8 +46,21 @@ def test_with_trust_after_floor_a_clock_behind_the_newest_reading_is_not_believe
     assert clock.state().trusted is False
 
 
-def test_ntp_is_believed_before_the_server() -> None:
+def test_ntp_is_believed_before_the_server_within_a_minute() -> None:
     clock = SystemClock(ntp_synchronised=lambda: True)
-    clock.observe_server_time(_wall_ms() + DAY_MS, time.monotonic_ns())
+    clock.observe_server_time(_wall_ms() + 30_000, time.monotonic_ns())
     assert clock.state().source == "ntp"
     assert abs(clock.stamp()[0] - _wall_ms()) < 1000
+
+
+def test_an_ntp_clock_that_strays_from_the_servers_time_is_not_believed() -> None:
+    # NTP says synchronised, yet the clock was stepped a day back (a bad NTP server, a hand).
+    step = [0]
+    clock = SystemClock(wall_ns=lambda: time.time_ns() + step[0], ntp_synchronised=lambda: True)
+    clock.observe_server_time(_wall_ms(), time.monotonic_ns())
+    assert clock.state().source == "ntp"
+    step[0] = -DAY_MS * 10**6
+    assert clock.state().source == "server"
+    assert abs(clock.stamp()[0] - _wall_ms()) < 1000
+    step[0] = 20 * 10**9  # within a minute of the server: NTP's precision wins again
+    assert clock.state().source == "ntp"

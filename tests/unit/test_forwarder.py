@@ -344,3 +344,14 @@ def test_an_ack_that_meets_a_full_disk_is_applied_on_the_next_tick(parts, monkey
     forwarder.tick(publish_fresh=False)
     assert forwarder.stats.outbox_depth == 0
     assert forwarder.stats.readings_sent == 3
+
+
+def test_two_readings_of_a_series_in_one_millisecond_keep_distinct_times(parts) -> None:
+    # InfluxDB keeps one point per series and time: the second would silently replace the first.
+    forwarder, link, clock, measurements = parts
+    wall, mono = clock.stamp()
+    line = [Measurement("weather-1", "air_temperature", 27.0 + n, wall, mono) for n in range(3)]
+    measurements.put(line)
+    forwarder.tick(publish_fresh=True)
+    times = [r.time_ms for batch in link.published.values() for r in batch]
+    assert times == [WALL0, WALL0 + 1, WALL0 + 2]
