@@ -427,6 +427,40 @@ def bench_api(
     typer.echo(result)
 
 
+@app.command()
+def chaos(
+    scenario: Annotated[
+        list[str] | None,
+        typer.Option(help="Scenario to run (repeatable); default: all of them."),
+    ] = None,
+    short: Annotated[
+        bool, typer.Option("--short/--full", help="Scaled-down counts and durations (CI).")
+    ] = False,
+    seed: Annotated[int, typer.Option(help="Seed of every random choice.")] = 1,
+    jobs: Annotated[
+        int | None, typer.Option(min=1, help="Scenarios run at once (default 2).")
+    ] = None,
+    keep_dir: Annotated[
+        Path | None,
+        typer.Option(help="Keep every log and data file of the run under this directory."),
+    ] = None,
+) -> None:
+    """Fault scenarios against real processes: loss, duplicates, recovery (JSON)."""
+    from tani.chaos.runner import UnknownScenarioError, main_json
+
+    logs.configure("WARNING")
+    try:
+        result, interrupted = main_json(
+            scenario, short=short, seed=seed, jobs=jobs, keep_dir=keep_dir
+        )
+    except UnknownScenarioError as exc:
+        typer.echo(f"chaos: {exc}", err=True)
+        raise typer.Exit(2) from None
+    typer.echo(result)
+    if interrupted:
+        raise typer.Exit(130)
+
+
 # Admin commands (villages, fields, gateways, devices, users, rules, channels) in their own module.
 from tani.cli_admin import register as register_admin  # noqa: E402
 
