@@ -163,7 +163,9 @@ class PublishSettings(_Section):
     confirm: Literal["ingest", "broker"] = "ingest"
     # Batches sent that ingest has not confirmed yet: at most this many (the rest wait on disk),
     # and each is sent again when unconfirmed after the timeout (which doubles while nothing is
-    # confirmed, and returns to ack_timeout_s with the next confirmation).
+    # confirmed, and returns to ack_timeout_s with the next confirmation). Ingest gathers acks
+    # for up to its [acks] delay_s: interval_s x max_unconfirmed_batches must be well above it,
+    # or the gateway waits for acks ingest is still gathering.
     max_unconfirmed_batches: int = Field(default=50, ge=1, le=10_000)
     # Ingest gathers acks for up to 150 s (its [acks] delay_s): the timeout is well above that.
     ack_timeout_s: float = Field(default=300.0, gt=0)
