@@ -69,3 +69,30 @@ def ingest_kill_one_worker(ctx: Context) -> dict[str, Any]:
 def ingest_kill_shared(ctx: Context) -> dict[str, Any]:
     """Two ingest workers share the subscription; one of them gets ``kill -9``, many times."""
     return _kill_ingest(ctx, workers=2)
+
+
+def ingest_worker_dies(ctx: Context) -> dict[str, Any]:
+    """Two ingest workers share the subscription; one gets ``kill -9`` and never returns.
+
+    Mosquitto goes on handing the dead worker's session its share of the messages until the
+    session expires (120 s in a shared group); the gateways send again what ingest did not
+    confirm, so everything ends up with the survivor. Time to recover is bounded by that expiry.
+    """
+    with World(ctx, ingest_workers=2) as world:
+        world.start_gateways()
+        world.warm_up()
+        ctx.sleep(ctx.rng.uniform(*ctx.params.kill_gap_s))
+        victim = ctx.rng.choice(world.ingest)
+        victim.kill9_for_good()
+        ctx.say(f"kill -9 {victim.name}, not restarted")
+        ctx.sleep(ctx.params.dead_worker_s)
+        return world.finish(
+            time.monotonic(),
+            {
+                "how": "SIGKILL to one of two `tani ingest` workers of a shared group, never "
+                "restarted; its persistent session stays at the broker until it expires",
+                "killed": victim.name,
+                "workers_left": 1,
+                "readings_flowing_s": ctx.params.dead_worker_s,
+            },
+        )

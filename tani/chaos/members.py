@@ -99,6 +99,13 @@ class Supervised:
             if self.process is not None:
                 self.process.kill9()
 
+    def kill9_for_good(self) -> None:
+        """``kill -9``, and no restart: a worker whose host died."""
+        with self._lock:
+            self._stopped = True
+            if self.process is not None:
+                self.process.kill9()
+
     def terminate(self) -> None:
         """SIGTERM, and no restart from now on; :meth:`stop` waits for the exit."""
         with self._lock:

@@ -32,6 +32,8 @@ class Params:
     # Kill scenarios: how many kills, and the random gap before each (seconds).
     gateway_kills: int
     ingest_kills: int
+    # ingest_worker_dies: how long readings keep coming after one of two workers died.
+    dead_worker_s: float
     kill_gap_s: tuple[float, float]
     # Outages.
     influx_down_s: float
@@ -65,6 +67,7 @@ FULL = Params(
     stall_s=60.0,
     gateway_kills=20,
     ingest_kills=10,
+    dead_worker_s=30.0,
     kill_gap_s=(1.0, 6.0),
     influx_down_s=600.0,
     broker_down_s=600.0,
@@ -89,6 +92,7 @@ SHORT = replace(
     stall_s=15.0,
     gateway_kills=4,
     ingest_kills=3,
+    dead_worker_s=5.0,
     kill_gap_s=(0.5, 2.5),
     influx_down_s=20.0,
     broker_down_s=20.0,

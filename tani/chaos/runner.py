@@ -59,6 +59,7 @@ SCENARIOS: dict[str, Scenario] = {
     "gateway_kill": kills.gateway_kill,
     "ingest_kill_one_worker": kills.ingest_kill_one_worker,
     "ingest_kill_shared": kills.ingest_kill_shared,
+    "ingest_worker_dies": kills.ingest_worker_dies,
     "broker_kill_influx_down": outages.broker_kill_influx_down,
     "outbox_disk_full": outages.outbox_disk_full,
     "clock_behind": clocks.clock_behind,
