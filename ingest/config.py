@@ -19,6 +19,11 @@ class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+# How long the broker keeps a shared-group worker's session after it went away (seconds); why
+# so short: see MqttSettings.session_expiry.
+SHARED_SESSION_EXPIRY_S = 120
+
+
 class MqttSettings(_Section):
     """The broker, and ingest's own persistent session on it."""
 
@@ -46,7 +51,7 @@ class MqttSettings(_Section):
         """The session expiry interval to ask for, in seconds."""
         if self.session_expiry_s is not None:
             return self.session_expiry_s
-        return 120 if self.shared_group else 7 * 86400
+        return SHARED_SESSION_EXPIRY_S if self.shared_group else 7 * 86400
 
 
 class InfluxSettings(_Section):

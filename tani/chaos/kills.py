@@ -75,8 +75,9 @@ def ingest_worker_dies(ctx: Context) -> dict[str, Any]:
     """Two ingest workers share the subscription; one gets ``kill -9`` and never returns.
 
     Mosquitto goes on handing the dead worker's session its share of the messages until the
-    session expires (120 s in a shared group); the gateways send again what ingest did not
-    confirm, so everything ends up with the survivor. Time to recover is bounded by that expiry.
+    session expires (120 s in a shared group, scaled like the gateways' ack timeout); the
+    gateways send again what ingest did not confirm, so everything ends up with the survivor.
+    Time to recover is bounded by that expiry plus the ack timeout.
     """
     with World(ctx, ingest_workers=2) as world:
         world.start_gateways()

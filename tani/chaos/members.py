@@ -20,7 +20,7 @@ from pydantic import BaseModel
 
 from gateway.config import MqttSettings as GatewayMqtt
 from gateway.config import PublishSettings
-from ingest.config import AckSettings
+from ingest.config import SHARED_SESSION_EXPIRY_S, AckSettings
 from tani.chaos.params import Params
 from tani.chaos.procs import Child, module_argv, tani_argv
 from tani.stack import MqttCredentials
@@ -49,6 +49,10 @@ def scaled_settings(params: Params) -> dict[str, float]:
         "gateway.publish.ack_timeout_max_s": _default(PublishSettings, "ack_timeout_max_s") / scale,
         "gateway.publish.health_interval_s": _default(PublishSettings, "health_interval_s") / scale,
         "ingest.acks.delay_s": _default(AckSettings, "delay_s") / scale,
+        # MQTT counts session expiry in whole seconds.
+        "ingest.mqtt.session_expiry_s (shared group)": max(
+            1.0, float(round(SHARED_SESSION_EXPIRY_S / scale))
+        ),
     }
 
 
@@ -273,7 +277,9 @@ class IngestProc(Supervised):
             f"client_id = {toml_text(f'chaos-{self.name}')}",
         ]
         if shared:
+            expiry = scaled_settings(world.params)["ingest.mqtt.session_expiry_s (shared group)"]
             lines.append(f"shared_group = {toml_text(SHARED_GROUP)}")
+            lines.append(f"session_expiry_s = {int(expiry)}")
         lines += [
             "[influx]",
             f"url = {toml_text(stack.influx_url)}",

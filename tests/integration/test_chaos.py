@@ -1,10 +1,10 @@
 """``tani chaos --short``: real faults against real processes, counted by sequence number.
 
-One short run of three scenarios, as CI runs it: gateways killed with ``kill -9`` and restarted,
-one of two ingest workers of a shared subscription killed and restarted, and poison payloads
-published with a gateway's own login. The run is the real command in its own process, with its
-own stacks on free ports; its temporary directory is this test's, so the test can check that
-nothing of it is left behind.
+One short run of four scenarios, as CI runs it: gateways killed with ``kill -9`` and restarted,
+one of two ingest workers of a shared subscription killed and restarted, one of them killed and
+never restarted, and poison payloads published with a gateway's own login. The run is the real
+command in its own process, with its own stacks on free ports; its temporary directory is this
+test's, so the test can check that nothing of it is left behind.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from tests.conftest import require_stack_binaries
 
 pytestmark = pytest.mark.integration
 
-SCENARIOS = ("gateway_kill", "ingest_kill_shared", "poison")
+SCENARIOS = ("gateway_kill", "ingest_kill_shared", "ingest_worker_dies", "poison")
 PER_GATEWAY_KEYS = {
     "committed",
     "stored",
@@ -119,6 +119,9 @@ def test_kills_happened_as_asked(chaos_run: dict[str, Any]) -> None:
     assert shared["fault"]["shared_subscription"] is True
     assert sum(shared["fault"]["kills"].values()) == params["ingest_kills"]
     assert sum(shared["restarts"][w] for w in ("ingest-0", "ingest-1")) == params["ingest_kills"]
+    dead = scenarios["ingest_worker_dies"]
+    assert dead["fault"]["workers_left"] == 1
+    assert dead["restarts"][dead["fault"]["killed"]] == 0
 
 
 def test_every_poison_is_a_dead_letter_and_good_readings_keep_coming(
