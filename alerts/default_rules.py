@@ -9,7 +9,8 @@ a crop starts to suffer once it has used the readily available water, RAW = p * 
 where TAW is the water between field capacity and wilting point (eq. 82) and p is the crop's
 depletion fraction (Table 22). In volumetric terms the soil is too dry below
 FC - p * (FC - WP). FAO-56's p values are for ETc of about 5 mm/day, close to Lampung's; they
-are used unadjusted.
+are used unadjusted. The numbers (p per crop, loam's FC and WP, the waterlogging limit) are the
+agronomy package's, which pages and dashboards read too.
 """
 
 from __future__ import annotations
@@ -17,16 +18,12 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from agronomy.crops import CROPS
+from agronomy.moisture import WATERLOGGED, crop_limits
 from alerts.rules import RuleIn, upsert_rule
 from registry.alerting import AlertRule, RuleKind, Scope, Severity
 
 HOUR_S = 3600
-
-# FAO-56 Table 19, loam: field capacity 0.20-0.30, wilting point 0.07-0.17 m3/m3; midpoints.
-# Choosing loam is a judgement: Lampung's upland soils (mostly Ultisols) range from sandy loam
-# to clay, and loam sits in the middle. A field whose FC and WP are known deserves its own rules.
-FIELD_CAPACITY = 25.0
-WILTING_POINT = 12.0
 
 # Clear 3 points on the safe side: about the accuracy of soil moisture probes on a generic
 # calibration (METER TEROS 12 datasheet: +-0.03 m3/m3), so sensor noise cannot flap an alert.
@@ -34,19 +31,9 @@ MOISTURE_HYSTERESIS = 3.0
 # Judgement: a passing cloud should not clear heat stress and open it again.
 HEAT_HYSTERESIS = 2.0
 
-# Judgement: well above field capacity (FAO-56 Table 19, loam: 0.20-0.30) and within a few
-# points of saturation (mineral soils hold about 40-50 % by volume when saturated). Soil drains
-# to field capacity within a day or two, so staying this wet that long means water stands.
-WATERLOGGED = 40.0
 
-
-def dry_threshold(p: float) -> float:
-    """Soil moisture (%) below which a crop with FAO-56 depletion fraction ``p`` is stressed."""
-    return round(FIELD_CAPACITY - p * (FIELD_CAPACITY - WILTING_POINT))
-
-
-def _dry(crop: str, p: float, hours: int, severity: Severity, note: str) -> RuleIn:
-    threshold = dry_threshold(p)
+def _dry(crop: str, hours: int, severity: Severity, note: str) -> RuleIn:
+    threshold = crop_limits(crop).dry  # the crop's FAO-56 p on loam (agronomy.moisture)
     return RuleIn(
         name=f"{crop}-tanah-kering",
         kind=RuleKind.BELOW,
@@ -76,7 +63,10 @@ def _waterlogged(crop: str, hours: int, note: str) -> RuleIn:
     )
 
 
-def _heat(crop: str, celsius: float, hours: int, severity: Severity, note: str) -> RuleIn:
+def _heat(crop: str, hours: int, severity: Severity, note: str) -> RuleIn:
+    celsius = CROPS[crop].heat_limit_c
+    if celsius is None:
+        raise ValueError(f"agronomy.crops has no heat limit for {crop}")
     return RuleIn(
         name=f"{crop}-panas",
         kind=RuleKind.ABOVE,
@@ -91,7 +81,7 @@ def _heat(crop: str, celsius: float, hours: int, severity: Severity, note: str) 
     )
 
 
-_LOAM = "tanah lempung/loam FC 25 %, WP 12 % (FAO-56 Tabel 19)"
+_LOAM = "tanah lempung/loam FC 25 %, WP 12 % (FAO-56 Tabel 19)"  # agronomy.soils' default
 
 # Durations are judgements throughout: long enough that the daily drying of the topsoil, or one
 # hot afternoon hour, does not page an officer; short enough to act before yield is lost.
@@ -103,7 +93,6 @@ _CROP_RULES: tuple[RuleIn, ...] = (
     # rule. Upland rice (padi gogo) should use jagung-like rules on its fields.
     _dry(
         "padi",
-        0.20,
         12,
         Severity.WARNING,
         f"FAO-56 Tabel 22: p = 0.20; {_LOAM}; 12 jam = pertimbangan / judgement",
@@ -112,7 +101,6 @@ _CROP_RULES: tuple[RuleIn, ...] = (
     # for an hour (Yoshida 1981, Fundamentals of Rice Crop Science, IRRI).
     _heat(
         "padi",
-        35.0,
         1,
         Severity.WARNING,
         "Yoshida 1981 (IRRI): gabah hampa >35 degC saat berbunga / spikelet sterility",
@@ -120,7 +108,6 @@ _CROP_RULES: tuple[RuleIn, ...] = (
     # Jagung (maize, grain). FAO-56 Table 22: p = 0.55.
     _dry(
         "jagung",
-        0.55,
         24,
         Severity.WARNING,
         f"FAO-56 Tabel 22: p = 0.55; {_LOAM}; 24 jam = pertimbangan / judgement",
@@ -134,7 +121,6 @@ _CROP_RULES: tuple[RuleIn, ...] = (
     # 20:796-800). 35 degC, a common limit for maize pollination, and 2 h are judgements.
     _heat(
         "jagung",
-        35.0,
         2,
         Severity.WARNING,
         "Herrero & Johnson 1980: serbuk sari rusak saat panas; 35 degC 2 jam = pertimbangan",
@@ -143,7 +129,6 @@ _CROP_RULES: tuple[RuleIn, ...] = (
     # stomata early and so survives drought, but stops growing, hence info after two days.
     _dry(
         "singkong",
-        0.35,
         48,
         Severity.INFO,
         f"FAO-56 Tabel 22: p = 0.35 (tahun 1); {_LOAM}; 48 jam = pertimbangan / judgement",
@@ -155,7 +140,6 @@ _CROP_RULES: tuple[RuleIn, ...] = (
     # take longer to show stress: 48 h.
     _dry(
         "kopi",
-        0.40,
         48,
         Severity.WARNING,
         f"FAO-56 Tabel 22: p = 0.40; {_LOAM}; 48 jam = pertimbangan / judgement",
@@ -168,7 +152,6 @@ _CROP_RULES: tuple[RuleIn, ...] = (
     # 3 h is a judgement for a heat spell beyond Lampung's usual afternoons. Info only.
     _heat(
         "kopi",
-        34.0,
         3,
         Severity.INFO,
         "Kath dkk. 2020: robusta peka panas; 34 degC 3 jam = pertimbangan / judgement",
@@ -177,7 +160,6 @@ _CROP_RULES: tuple[RuleIn, ...] = (
     # crops sensitive to drought, is a judgement. Young vines die in dry spells: 24 h.
     _dry(
         "lada",
-        0.35,
         24,
         Severity.WARNING,
         f"p = 0.35 = pertimbangan (lada tidak ada di FAO-56); {_LOAM}; 24 jam",

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from agronomy.scopes import Place, covers
 from alerts import lifecycle
 from alerts.conditions import RATE_WINDOW_MS, RuleSpec, Step, Track, observe
 from alerts.config import EvaluationSettings
@@ -403,11 +404,6 @@ def _devices_in_scope(session: Session, rule: _Rule) -> list[tuple[Device, tuple
     )
     result = []
     for device, field_id, village_id, crop in session.execute(query.order_by(Device.gateway_id)):
-        if rule.scope is Scope.VILLAGE and village_id != rule.scope_value:
-            continue
-        if rule.scope is Scope.CROP and crop != rule.scope_value:
-            continue
-        if rule.scope is Scope.FIELD and field_id != rule.scope_value:
-            continue
-        result.append((device, (field_id, village_id) if field_id else None))
+        if covers(rule.scope.value, rule.scope_value, Place(field_id, crop, village_id)):
+            result.append((device, (field_id, village_id) if field_id else None))
     return result

@@ -20,6 +20,7 @@ from api.metrics import ApiMetrics, RequestMetrics
 from api.routers import (
     ack,
     admin,
+    agronomy,
     alert_pages,
     alerts,
     auth,
@@ -109,6 +110,7 @@ def create_app(config: ApiConfig) -> FastAPI:
     app.include_router(auth.router)
     app.include_router(fields.router)
     app.include_router(history.router)
+    app.include_router(agronomy.router)
     app.include_router(alerts.router)
     app.include_router(admin.router)
     app.include_router(ack.router)

@@ -29,6 +29,8 @@ from registry.people import Role
 
 # The cookie the web pages of a later issue set at login (HttpOnly); it carries the same token.
 SESSION_COOKIE = "tani_session"
+# A phone stays signed in for a month; admins issue longer-lived tokens for scripts.
+LOGIN_TOKEN_TTL_S = 30 * 24 * 3600
 TOKEN_URL = "/api/v1/auth/token"
 
 _bearer = OAuth2PasswordBearer(tokenUrl=TOKEN_URL, auto_error=False)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, Path, Request
 
 from api.config import ApiConfig
 from api.latest import LatestReadings
@@ -40,6 +40,10 @@ async def _registry(request: Request) -> Registry:
 # Ids are 64-bit integers in the database: a larger number in a path is a 422, not a
 # database error.
 MAX_ROW_ID = 2**63 - 1
+# Registry ids in paths: lower-case letters, digits, "-" and "_" (registry.store.Identifier).
+_ID_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,62}$"
+FieldId = Annotated[str, Path(pattern=_ID_PATTERN, description="Field id")]
+VillageId = Annotated[str, Path(pattern=_ID_PATTERN, description="Village id")]
 
 ConfigDep = Annotated[ApiConfig, Depends(_config)]
 InfluxDep = Annotated[InfluxDB, Depends(_influx)]

@@ -1,8 +1,8 @@
 """What the Tani Hub dashboards share: units, thresholds, template variables, query pieces.
 
-Every number shown against a threshold comes from the alert rules (``alerts/default_rules.py``)
-and every unit from the quantity catalogue (``telemetry/quantities.py``), so a dashboard never
-disagrees with the alerts or the API.
+Every number shown against a threshold comes from the agronomy catalogue (as the default alert
+rules' do) and every unit from the quantity catalogue (``telemetry/quantities.py``), so a
+dashboard never disagrees with the alerts or the API.
 """
 
 from __future__ import annotations
@@ -20,9 +20,9 @@ from grafana_foundation_sdk.models.dashboard import (
     VariableSort,
 )
 
-from alerts.default_rules import DEFAULT_RULES, WATERLOGGED
+from agronomy.crops import CROPS
+from agronomy.moisture import WATERLOGGED, crop_limits
 from dashboards.influxql import datasource_ref
-from registry.alerting import RuleKind
 from storage.schema import (
     DAILY_MEASUREMENT,
     DEVICE_HEALTH,
@@ -74,30 +74,16 @@ def grafana_unit(quantity: str) -> str:
     return GRAFANA_UNITS[QUANTITIES[quantity].unit]
 
 
-def _rule_threshold(name: str) -> float:
-    for rule in DEFAULT_RULES:
-        if rule.name == name and rule.threshold is not None:
-            return rule.threshold
-    raise KeyError(f"no default rule {name!r} with a threshold")
-
-
 def dry_thresholds() -> dict[str, float]:
-    """Each crop's dry-soil threshold (%) from the default rules, by crop id."""
-    return {
-        rule.scope_value: rule.threshold
-        for rule in DEFAULT_RULES
-        if rule.kind is RuleKind.BELOW
-        and rule.quantity == "soil_moisture"
-        and rule.scope_value is not None
-        and rule.threshold is not None
-    }
+    """Each crop's dry-soil limit (%) on the default soil, by crop id (agronomy.moisture)."""
+    return {crop_id: crop_limits(crop_id).dry for crop_id in CROPS}
 
 
-# Of the crops with default rules, rice tolerates drying least (FAO-56 p = 0.20): its limit is
-# the line drawn on moisture charts (Grafana thresholds cannot follow each field's crop), and
-# descriptions list the other crops' limits.
-PADI_DRY = _rule_threshold("padi-tanah-kering")
-PADI_HOT = _rule_threshold("padi-panas")
+# Of the crops, rice tolerates drying least (FAO-56 p = 0.20): its limit is the line drawn on
+# moisture charts (Grafana thresholds cannot follow each field's crop), and descriptions list
+# the other crops' limits.
+PADI_DRY = crop_limits("padi").dry
+PADI_HOT = CROPS["padi"].heat_limit_c
 
 
 def moisture_thresholds() -> dash.ThresholdsConfig:

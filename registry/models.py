@@ -51,6 +51,15 @@ class Field(Base):
     planted_on: Mapped[date | None] = mapped_column(Date)
     latitude: Mapped[float | None] = mapped_column(Float)
     longitude: Mapped[float | None] = mapped_column(Float)
+    elevation_m: Mapped[float | None] = mapped_column(Float)
+    area_m2: Mapped[float | None] = mapped_column(Float)
+    # The root zone's soil: an FAO-56 Table 19 texture class (agronomy.soils), or its sand and
+    # clay (%) from a lab, which the pedotransfer function turns into field capacity.
+    soil_texture: Mapped[str | None] = mapped_column(String(20))
+    sand_pct: Mapped[float | None] = mapped_column(Float)
+    clay_pct: Mapped[float | None] = mapped_column(Float)
+    # Rice only: "awd" (alternate wetting and drying) or "flooded" (kept ponded).
+    water_regime: Mapped[str | None] = mapped_column(String(10))
     village: Mapped[Village] = relationship(back_populates="fields")
 
 

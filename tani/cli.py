@@ -475,3 +475,6 @@ app.command("restore")(restore_command)
 from tani.cli_grafana import grafana_app  # noqa: E402
 
 app.add_typer(grafana_app, name="grafana")
+from tani.cli_agronomy import agronomy_app  # noqa: E402
+
+app.add_typer(agronomy_app, name="agronomy")

@@ -19,10 +19,10 @@ from sqlalchemy.orm import Session, aliased
 from alerts.lifecycle import AlertTransitionError, acknowledge, resolve
 from alerts.messages import MessageContext, render
 from api.auth import SessionDep, alert_scope, field_scope, now_ms
+from api.deps import FieldId
 from api.i18n import N_, PageLanguage, page_language
 from api.i18n import render as render_page
-from api.routers.alerts import FieldId
-from api.routers.web_login import PAGE_HEADERS, PageUser, page_context
+from api.pages import PAGE_HEADERS, PageUser, page_context
 from registry.access import Principal
 from registry.alerting import Alert, AlertEvent, AlertState
 from registry.models import Field, Village

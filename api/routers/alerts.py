@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session, aliased
 
 from alerts.lifecycle import AlertTransitionError, acknowledge, resolve
 from api.auth import CurrentUser, SessionDep, StaffUser, alert_scope, field_scope, now_ms
-from api.deps import MAX_ROW_ID
+from api.deps import MAX_ROW_ID, FieldId
 from api.schemas import AlertDetailPublic, AlertEventPublic, AlertPublic, NoteIn, utc_time
 from registry.access import Principal
 from registry.alerting import Alert, AlertEvent, AlertState
@@ -26,7 +26,6 @@ from registry.store import Identifier
 router = APIRouter(prefix="/api/v1", tags=["alerts"])
 
 AlertId = Annotated[int, Path(ge=1, le=MAX_ROW_ID, description="Alert id")]
-FieldId = Annotated[str, Path(pattern=r"^[a-z0-9][a-z0-9_-]{0,62}$", description="Field id")]
 Limit = Annotated[int, Query(ge=1, le=500, description="At most this many, newest first")]
 OptionalNote = Annotated[NoteIn | None, Body()]
 

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Depends, HTTPException, Request, Response
 from fastapi.security import OAuth2PasswordRequestForm
 
 from api.auth import (
+    LOGIN_TOKEN_TTL_S,
     SESSION_COOKIE,
     TOKEN_URL,
     CurrentUser,
@@ -22,9 +23,6 @@ from api.schemas import MePublic, TokenPublic, utc_time
 from registry.access import AuthenticationError, check_password, issue_token, revoke_token
 
 router = APIRouter(tags=["auth"])
-
-# A phone stays signed in for a month; admins issue longer-lived tokens for scripts.
-LOGIN_TOKEN_TTL_S = 30 * 24 * 3600
 
 
 def _throttle(request: Request) -> LoginThrottle:

@@ -3,20 +3,17 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Annotated
 
-from fastapi import APIRouter, HTTPException, Path
+from fastapi import APIRouter, HTTPException
 
 from api.auth import CurrentUser
-from api.deps import LatestDep
+from api.deps import FieldId, LatestDep
 from api.schemas import FieldLatestPublic, ReadingPublic
 from storage.influx import InfluxError
 from storage.queries import LatestValue
 from telemetry.quantities import QUANTITIES
 
 router = APIRouter(prefix="/api/v1/fields", tags=["fields"])
-
-FieldId = Annotated[str, Path(pattern=r"^[a-z0-9][a-z0-9_-]{0,62}$", description="Field id")]
 
 
 @router.get("/{field_id}/latest", response_model=FieldLatestPublic)

@@ -12,37 +12,25 @@ import io
 from datetime import UTC, date, datetime, timedelta, timezone
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, HTTPException, Path, Query
+from fastapi import APIRouter, Depends, HTTPException, Query
 from fastapi.responses import Response
-from sqlalchemy import func, select
-from sqlalchemy.orm import InstrumentedAttribute, Session
 
-from alerts.default_rules import dry_threshold
-from alerts.local_time import local_moment
-from api.auth import CurrentUser, SessionDep, now_ms
+from api.auth import CurrentUser, SessionDep
 from api.config import ApiConfig
-from api.deps import ConfigDep, InfluxDep, VillageNumbersDep
+from api.deps import ConfigDep, FieldId, InfluxDep, VillageId, VillageNumbersDep
 from api.schemas_history import (
-    FieldSummaryPublic,
     HistoryPointPublic,
     HistoryPublic,
-    StatsPublic,
     VillageSummaryPublic,
 )
-from api.village_numbers import VillageNumbers
-from registry.access import Principal
-from registry.alerting import Alert, AlertRule, RuleKind, Scope
-from registry.models import Device, Field, Village
+from api.village_summary import build_village_summary, check_year, not_found_village, unavailable
+from registry.models import Field, Village
 from storage.history import DEFAULT_POINTS, MAX_POINTS, MIN_POINTS, RangeError, field_history
 from storage.influx import InfluxDB, InfluxError
-from storage.summaries import SOIL_MOISTURE, FieldSpec, Stats
 from telemetry.quantities import QUANTITIES
 
 router = APIRouter(prefix="/api/v1", tags=["history"])
 
-_ID_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,62}$"
-FieldId = Annotated[str, Path(pattern=_ID_PATTERN, description="Field id")]
-VillageId = Annotated[str, Path(pattern=_ID_PATTERN, description="Village id")]
 QuantityKey = Annotated[str, Query(max_length=63, description="A quantity of the catalogue")]
 Moment = Annotated[
     datetime | None, Query(description="ISO 8601; without a zone: the site's local time")
@@ -55,39 +43,15 @@ PeriodStart = Annotated[
 
 DEFAULT_RANGE = timedelta(hours=24)
 MAX_RANGE = timedelta(days=731)  # two years, one of them leap
-YEARS = (2000, 2100)  # times asked about: from the first year, before the year after the last
-_YEAR_SPAN = f"{YEARS[0]}-{YEARS[1] - 1}"
 _CSV_RESPONSE = {200: {"description": "CSV (UTF-8, header row)", "content": {"text/csv": {}}}}
-# A crop without an enabled "below" soil-moisture rule: FAO-56's typical depletion fraction
-# p = 0.5 (Table 22 lists most field crops between 0.4 and 0.6) on the loam of the defaults.
-FALLBACK_DRY_THRESHOLD = dry_threshold(0.5)
-# Which rule's threshold a field takes: the most specific scope wins.
-_SCOPE_RANK = {Scope.FIELD: 0, Scope.CROP: 1, Scope.VILLAGE: 2, Scope.ALL: 3}
 
 
 def _not_found_field(field_id: str) -> HTTPException:
     return HTTPException(404, f"Lahan {field_id!r} tidak ditemukan / field not found")
 
 
-def _not_found_village(village_id: str) -> HTTPException:
-    return HTTPException(404, f"Desa {village_id!r} tidak ditemukan / village not found")
-
-
-def _unavailable(exc: InfluxError) -> HTTPException:
-    return HTTPException(503, f"Basis data tidak menjawab / database unavailable: {exc}")
-
-
-def _check_year(year: int) -> None:
-    # InfluxDB stores 1677-2262 only and datetime ends at 9999: a far-off time is the caller's
-    # mistake (422), never a database error or an overflow (5xx).
-    if not YEARS[0] <= year < YEARS[1]:
-        raise HTTPException(
-            422, f"Waktu harus di tahun {_YEAR_SPAN} / times must be in the years {_YEAR_SPAN}"
-        )
-
-
 def _to_utc(moment: datetime, utc_offset_h: int) -> datetime:
-    _check_year(moment.year)
+    check_year(moment.year)
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=timezone(timedelta(hours=utc_offset_h)))
     return moment.astimezone(UTC)
@@ -104,7 +68,7 @@ def _visible_field(field_id: FieldId, principal: CurrentUser, session: SessionDe
 
 def _visible_village(village_id: VillageId, principal: CurrentUser, session: SessionDep) -> str:
     if not principal.can_see_village(village_id) or session.get(Village, village_id) is None:
-        raise _not_found_village(village_id)
+        raise not_found_village(village_id)
     return village_id
 
 
@@ -139,7 +103,7 @@ def _history(
     except RangeError as exc:
         raise HTTPException(422, str(exc)) from None
     except InfluxError as exc:
-        raise _unavailable(exc) from None
+        raise unavailable(exc) from None
     return HistoryPublic(
         field_id=row.id,
         quantity=quantity,
@@ -209,135 +173,6 @@ def _csv(header: list[str], rows: list[list[object]], filename: str) -> Response
         out.getvalue(),
         media_type="text/csv; charset=utf-8",
         headers={"Content-Disposition": f'attachment; filename="{filename}"'},
-    )
-
-
-def period_bounds(period: str, day: date) -> tuple[date, date]:
-    """The first day and the day after the last of the week (Mon-Sun) or month holding ``day``."""
-    if period == "week":
-        first = day - timedelta(days=day.weekday())
-        return first, first + timedelta(days=7)
-    first = day.replace(day=1)
-    return first, (first + timedelta(days=32)).replace(day=1)
-
-
-def _midnight_ms(day: date, utc_offset_h: int) -> int:
-    zone = timezone(timedelta(hours=utc_offset_h))
-    return int(datetime(day.year, day.month, day.day, tzinfo=zone).timestamp() * 1000)
-
-
-def dry_thresholds(session: Session, fields: list[Field]) -> dict[str, float]:
-    """{field id: soil moisture (%) under which a day is dry}, from the enabled ``below``
-    soil-moisture rules covering the field (most specific scope first, then the highest
-    threshold), else FALLBACK_DRY_THRESHOLD."""
-    rules = session.scalars(
-        select(AlertRule).where(
-            AlertRule.enabled.is_(True),
-            AlertRule.kind == RuleKind.BELOW.value,
-            AlertRule.quantity == SOIL_MOISTURE,
-            AlertRule.threshold.is_not(None),
-        )
-    ).all()
-    result = {}
-    for row in fields:
-        subject = {
-            Scope.FIELD: row.id,
-            Scope.CROP: row.crop,
-            Scope.VILLAGE: row.village_id,
-            Scope.ALL: None,
-        }
-        covering = [
-            (_SCOPE_RANK[Scope(r.scope)], -(r.threshold or 0.0))
-            for r in rules
-            if subject[Scope(r.scope)] == r.scope_value
-        ]
-        result[row.id] = -min(covering)[1] if covering else FALLBACK_DRY_THRESHOLD
-    return result
-
-
-def _alert_counts(
-    session: Session,
-    column: InstrumentedAttribute[int | None],
-    field_ids: list[str],
-    start_ms: int,
-    end_ms: int,
-) -> dict[str, int]:
-    query = (
-        select(Alert.field_id, func.count())
-        .where(Alert.field_id.in_(field_ids), column >= start_ms, column < end_ms)
-        .group_by(Alert.field_id)
-    )
-    return {field_id: count for field_id, count in session.execute(query)}
-
-
-def _stats(stats: Stats | None) -> StatsPublic | None:
-    if stats is None:
-        return None
-    return StatsPublic(mean=stats.mean, min=stats.min, max=stats.max, count=stats.count)
-
-
-def build_village_summary(
-    village_id: str,
-    period: Literal["week", "month"],
-    start: date | None,
-    principal: Principal,
-    session: Session,
-    config: ApiConfig,
-    numbers: VillageNumbers,
-) -> VillageSummaryPublic:
-    """A village's summary for the week or month holding ``start`` (default: today, local);
-    404 unless the principal may see the village. Web pages share it with the JSON API."""
-    village = session.get(Village, village_id) if principal.can_see_village(village_id) else None
-    if village is None:
-        raise _not_found_village(village_id)
-    offset = config.utc_offset_h
-    now = now_ms()
-    if start is not None:
-        _check_year(start.year)
-    first, after = period_bounds(period, start or local_moment(now, offset).date())
-    start_ms, end_ms = _midnight_ms(first, offset), _midnight_ms(after, offset)
-    fields = list(
-        session.scalars(select(Field).where(Field.village_id == village_id).order_by(Field.id))
-    )
-    ids = [f.id for f in fields]
-    devices: dict[str, list[tuple[str, str]]] = {}
-    for gateway_id, device_id, field_id in session.execute(
-        select(Device.gateway_id, Device.id, Device.field_id).where(Device.field_id.in_(ids))
-    ):
-        devices.setdefault(field_id, []).append((gateway_id, device_id))
-    thresholds = dry_thresholds(session, fields)
-    specs = [FieldSpec(f.id, thresholds[f.id], tuple(devices.get(f.id, ()))) for f in fields]
-    try:
-        summaries = numbers.summaries(village_id, start_ms, end_ms, specs, now_ms=now)
-    except InfluxError as exc:
-        raise _unavailable(exc) from None
-    raised = _alert_counts(session, Alert.opened_ms, ids, start_ms, end_ms)
-    acked = _alert_counts(session, Alert.acknowledged_ms, ids, start_ms, end_ms)
-    return VillageSummaryPublic(
-        village_id=village.id,
-        name=village.name,
-        period=period,
-        start=first,
-        end=after - timedelta(days=1),
-        utc_offset_h=offset,
-        fields=[
-            FieldSummaryPublic(
-                field_id=row.id,
-                name=row.name,
-                crop=row.crop,
-                rainfall_mm=s.rainfall_mm,
-                soil_moisture=_stats(s.soil_moisture),
-                soil_temperature=_stats(s.soil_temperature),
-                dry_threshold=s.dry_threshold,
-                dry_days=s.dry_days,
-                days_with_moisture=s.days_with_moisture,
-                completeness=s.completeness,
-                uptime=s.uptime,
-                alerts_raised=raised.get(row.id, 0),
-                alerts_acknowledged=acked.get(row.id, 0),
-            )
-            for row, s in zip(fields, summaries, strict=True)
-        ],
     )
 
 

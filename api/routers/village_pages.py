@@ -15,26 +15,18 @@ from datetime import date, datetime, timedelta, timezone
 from typing import Annotated
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, HTTPException, Path, Query, Request, Response
+from fastapi import APIRouter, HTTPException, Query, Request, Response
 from fastapi.responses import HTMLResponse, RedirectResponse
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from alerts.field_limits import moisture_limits
 from api.auth import SessionDep, alert_scope, now_ms
-from api.deps import ConfigDep, InfluxDep, VillageNumbersDep
-from api.routers.farmer_pages import (
-    DAY_MS,
-    FieldRow,
-    current_moisture,
-    field_limits,
-    field_rows,
-    page,
-    site_offset,
-    visible_fields,
-)
-from api.routers.history import build_village_summary, dry_thresholds, period_bounds
-from api.routers.web_login import PAGE_HEADERS, PageUser, page_context
+from api.deps import ConfigDep, InfluxDep, VillageId, VillageNumbersDep
+from api.field_rows import DAY_MS, FieldRow, current_moisture, field_rows, visible_fields
+from api.pages import PAGE_HEADERS, PageUser, page, page_context, site_offset
 from api.schemas_history import VillageSummaryPublic
+from api.village_summary import build_village_summary, period_bounds
 from registry.access import Principal
 from registry.alerting import Alert, AlertState
 from registry.models import Device, Field, Village
@@ -44,7 +36,6 @@ from storage.summaries import FieldSpec, village_summary
 
 router = APIRouter(tags=["web pages"], include_in_schema=False)
 
-VillageId = Annotated[str, Path(pattern=r"^[a-z0-9][a-z0-9_-]{0,62}$", description="Village id")]
 COMPLETENESS_DAYS = 7  # the village table's completeness: the last week, today included
 
 
@@ -89,7 +80,7 @@ def _overview(
 ) -> tuple[list[VillageOverview], bool]:
     villages = _villages(session, principal)
     fields = [field for field, _, _ in visible_fields(session, principal)]
-    limits = field_limits(session, fields)
+    limits = moisture_limits(session, fields)
     alerts: dict[str | None, int] = {
         village_id: count
         for village_id, count in session.execute(
@@ -152,9 +143,9 @@ def _specs(session: Session, rows: list[FieldRow]) -> list[FieldSpec]:
     for field_id, gateway_id, device_id in session.execute(query):
         if field_id is not None:
             devices[field_id].append((gateway_id, device_id))
-    dry = dry_thresholds(session, [row.field for row in rows])
+    limits = moisture_limits(session, [row.field for row in rows])
     return [
-        FieldSpec(row.field.id, dry[row.field.id], tuple(sorted(devices[row.field.id])))
+        FieldSpec(row.field.id, limits[row.field.id].dry, tuple(sorted(devices[row.field.id])))
         for row in rows
     ]
 

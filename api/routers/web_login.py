@@ -1,129 +1,29 @@
-"""Signing in and out of the web pages, and the dependency every signed-in page uses.
-
-The pages carry the same API token as the JSON API, in the HttpOnly ``tani_session`` cookie,
-so a page is allowed exactly what the API allows that person. Signed out, a page answers with
-a redirect to the login form (which comes back afterwards), not with the API's JSON 401.
-"""
+"""Signing in and out of the web pages (the dependency every signed-in page uses is in
+``api.pages``)."""
 
 from __future__ import annotations
 
-from typing import Annotated, Any
-from urllib.parse import quote, urlsplit
+from typing import Annotated
 
-from fastapi import APIRouter, Cookie, Depends, Form, HTTPException, Query, Request, Response
+from fastapi import APIRouter, Depends, Form, Query, Request, Response
 from fastapi.responses import HTMLResponse, RedirectResponse
 
 from api.auth import (
+    LOGIN_TOKEN_TTL_S,
     SESSION_COOKIE,
     LoginThrottle,
     SessionDep,
-    TokenDep,
     forget_token,
     now_ms,
     refuse_cross_site,
-    signed_in,
 )
-from api.i18n import N_, page_language, render, templates
-from api.routers.auth import LOGIN_TOKEN_TTL_S
-from registry.access import (
-    AuthenticationError,
-    Principal,
-    check_password,
-    issue_token,
-    revoke_token,
-)
-from registry.people import Role
+from api.i18n import page_language, render
+from api.pages import HOME, LOGIN, PAGE_HEADERS, PageToken, safe_next
+from registry.access import AuthenticationError, check_password, issue_token, revoke_token
 
 router = APIRouter(tags=["web pages"], include_in_schema=False)
-# Kept for routers that still import it from here: the shared i18n environment.
-__all__ = ["HOME", "LOGIN", "PAGE_HEADERS", "PageUser", "page_context", "safe_next", "templates"]
 
-HOME = "/"  # sends each role on to its own home page
-LOGIN = "/masuk"
-# Signed-in pages are one person's: never cached (shared phones, proxies), never framed, and
-# with no JavaScript at all nothing but the inline stylesheet may load.
-PAGE_HEADERS = {
-    "Cache-Control": "no-store",
-    "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; "
-    "form-action 'self'; frame-ancestors 'none'",
-}
-# msgids: the page header translates them ("farmer" is "petani").
-ROLE_NAMES = {
-    Role.FARMER: N_("farmer"),
-    Role.OFFICER: N_("extension officer"),
-    Role.VILLAGE_OFFICE: N_("village office"),
-    Role.ADMIN: N_("admin"),
-}
 _MAX_FIELD = 200  # longer than any username or password people type; the form says so too
-
-
-def safe_next(target: str | None) -> str:
-    """Where to go after signing in: a path on this site, or the alerts page.
-
-    Only "/something" is kept: "//host" and "/\\host" are other sites to a browser, and a
-    scheme or control character has no business in a local path.
-    """
-    if (
-        not target
-        or not target.startswith("/")
-        or target.startswith("//")
-        or "\\" in target
-        or any(ord(char) < 0x20 or ord(char) == 0x7F for char in target)
-        or urlsplit(target).netloc
-    ):
-        return HOME
-    return target
-
-
-def _sign_in_first(request: Request) -> HTTPException:
-    # A form posted after the session ended goes back to the page it was on (the route's
-    # parent: ".../tangani" belongs to "..."), never to the POST-only address itself.
-    if request.method in ("GET", "HEAD"):
-        here = request.url.path + (f"?{request.url.query}" if request.url.query else "")
-    else:
-        here = request.url.path.rsplit("/", 1)[0]
-    location = f"{LOGIN}?next={quote(safe_next(here), safe='/')}"
-    if request.query_params.get("lang") in ("id", "en"):
-        # A link with ?lang asks for that language: the sign-in form speaks it too.
-        location += f"&lang={request.query_params['lang']}"
-    # FastAPI's handler passes the status and headers through: the browser follows the 303.
-    return HTTPException(303, "Perlu masuk / sign in first", headers={"Location": location})
-
-
-async def _session_cookie(
-    request: Request, cookie: Annotated[str | None, Cookie(alias=SESSION_COOKIE)] = None
-) -> str:
-    if not cookie:
-        raise _sign_in_first(request)
-    return cookie
-
-
-async def _page_token(cookie: Annotated[str, Depends(_session_cookie)], _: TokenDep) -> str:
-    # api/auth's token dependency is asked as well for its cross-site refusal (a changing
-    # request whose Origin is another site gets 403); its 401 cannot happen here, since
-    # _session_cookie (resolved first, in parameter order) already required the cookie.
-    return cookie
-
-
-PageToken = Annotated[str, Depends(_page_token)]
-
-
-def _page_user(request: Request, session: SessionDep, token: PageToken) -> Principal:
-    try:
-        principal = signed_in(request, session, token)
-    except AuthenticationError:
-        # Expired, revoked (signed out elsewhere) or deactivated: sign in again.
-        raise _sign_in_first(request) from None
-    request.state.principal = principal  # the page's language may be the person's (api.i18n)
-    return principal
-
-
-PageUser = Annotated[Principal, Depends(_page_user)]
-
-
-def page_context(principal: Principal, **values: Any) -> dict[str, Any]:
-    """Template values with the header's: who is signed in and their role (a msgid)."""
-    return {"me": principal, "role_name": ROLE_NAMES[principal.role], **values}
 
 
 def _login_form(

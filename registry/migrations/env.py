@@ -6,7 +6,8 @@ from alembic import context
 from sqlalchemy import engine_from_config, pool
 
 import registry.alerting
-import registry.people  # noqa: F401  (tables register on Base.metadata)
+import registry.people
+import registry.records  # noqa: F401  (tables register on Base.metadata)
 from registry.models import Base
 
 config = context.config

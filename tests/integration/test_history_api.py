@@ -23,11 +23,12 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from agronomy.moisture import crop_limits
 from alerts.default_rules import install_defaults
+from alerts.field_limits import moisture_limits
 from alerts.rules import RuleIn, set_rule_enabled, upsert_rule
 from api.app import create_app
 from api.config import ApiConfig, InfluxSettings
-from api.routers.history import FALLBACK_DRY_THRESHOLD, dry_thresholds
 from registry.access import issue_token
 from registry.alerting import Alert
 from registry.directory import (
@@ -447,7 +448,7 @@ def test_scope(site: Site, user: str, url: str, status: int) -> None:
     assert site.get(user, url).status_code == status
 
 
-def test_dry_threshold_comes_from_the_most_specific_enabled_rule(tmp_path: Path) -> None:
+def test_dry_limit_comes_from_the_most_specific_enabled_rule_else_the_crop(tmp_path: Path) -> None:
     registry = Registry(f"sqlite:///{tmp_path / 'rules.sqlite3'}")
     try:
         with Session(registry.engine) as session:
@@ -476,9 +477,12 @@ def test_dry_threshold_comes_from_the_most_specific_enabled_rule(tmp_path: Path)
                 upsert_rule(session, data)
             set_rule_enabled(session, "mati", False)
             fields = list(session.scalars(select(Field).order_by(Field.id)))
-            assert dry_thresholds(session, fields) == {"a": 24, "b": 15, "c": 17, "d": 17}
+            found = {k: v.dry for k, v in moisture_limits(session, fields).items()}
+            assert found == {"a": 24, "b": 15, "c": 17, "d": 17}
             set_rule_enabled(session, "desa", False)
-            found = dry_thresholds(session, fields)
-            assert found["c"] == found["d"] == FALLBACK_DRY_THRESHOLD == 18
+            # No rule covers them: their crop's and soil's limit (FAO-56 p on loam).
+            found = {k: v.dry for k, v in moisture_limits(session, fields).items()}
+            assert found["c"] == crop_limits("kopi").dry == 20  # p = 0.40
+            assert found["d"] == crop_limits(None).dry == 18  # p = 0.5, no crop
     finally:
         registry.close()

@@ -13,7 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from api.auth import SESSION_COOKIE
-from api.routers.web_login import safe_next
+from api.pages import safe_next
 from registry.alerting import Alert
 from registry.models import Field
 from registry.people import User

@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy.orm import Session
 
-from alerts.default_rules import DEFAULT_RULES, dry_threshold, install_defaults
+from agronomy.moisture import dry_limit
+from alerts.default_rules import DEFAULT_RULES, install_defaults
 from alerts.rules import RuleIn, list_rules, upsert_rule
 from registry.alerting import AlertRule, RuleKind, Scope
 from registry.store import Registry
@@ -79,8 +80,8 @@ def test_heat_and_crop_independent_rules() -> None:
 
 def test_dry_threshold_follows_fao56_readily_available_water() -> None:
     # Loam FC 25 %, WP 12 %: maize (p = 0.55) is stressed below 25 - 0.55 * 13 = 17.85 %.
-    assert dry_threshold(0.55) == 18
-    assert dry_threshold(0.0) == 25
+    assert dry_limit(0.55) == 18
+    assert dry_limit(0.0) == 25
 
 
 def test_install_is_idempotent(session: Session) -> None:

@@ -17,11 +17,12 @@ import pytest
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from agronomy.moisture import Moisture, MoistureLimits, moisture_state
 from alerts.default_rules import install_defaults
-from api import latest
+from alerts.field_limits import moisture_limits
+from api import field_rows, latest
 from api.auth import SESSION_COOKIE
 from api.routers import farmer_pages
-from api.routers.farmer_pages import CropLimits, Moisture, field_limits, moisture_state
 from registry.models import Field
 from storage.history import History, HistoryPlan, HistoryPoint, Source
 from storage.influx import InfluxUnavailable
@@ -101,7 +102,7 @@ def readings() -> FakeReadings:
 def site(tmp_path: Path, readings: FakeReadings, monkeypatch: pytest.MonkeyPatch) -> Iterator[Site]:
     monkeypatch.setattr(latest, "latest_for_field", readings.latest)
     monkeypatch.setattr(farmer_pages, "field_history", readings.history)
-    monkeypatch.setattr(farmer_pages, "recent_readings", readings.recent)
+    monkeypatch.setattr(field_rows, "recent_readings", readings.recent)
     with running_site(tmp_path) as site:
         with Session(site.registry.engine) as session:
             install_defaults(session)
@@ -129,21 +130,21 @@ def test_limits_come_from_the_rules_of_the_fields_crop(site: Site) -> None:
         fields = {field.id: field for field in session.scalars(select(Field))}
         fields["ladang-desa"].crop = "jagung"
         fields["kebun-v3"].crop = "tebu"  # no rules for sugar cane
-        limits = field_limits(session, list(fields.values()))
+        limits = moisture_limits(session, list(fields.values()))
         session.rollback()
-    assert limits["sawah-budi"] == CropLimits(dry=22, wet=None)  # rice is flooded on purpose
-    assert limits["ladang-desa"] == CropLimits(dry=18, wet=40)
+    assert limits["sawah-budi"] == MoistureLimits(dry=22, wet=None)  # rice is flooded on purpose
+    assert limits["ladang-desa"] == MoistureLimits(dry=18, wet=40)
     # No crop rule: the site's rule for every field ("kering", below 20 %: see api_support).
-    assert limits["kebun-v3"] == limits["sawah-siti"] == CropLimits(dry=20, wet=40)
+    assert limits["kebun-v3"] == limits["sawah-siti"] == MoistureLimits(dry=20, wet=40)
 
 
 def test_moisture_states() -> None:
-    limits = CropLimits(dry=18, wet=40)
+    limits = MoistureLimits(dry=18, wet=40)
     assert moisture_state(None, limits) is Moisture.UNKNOWN
     assert moisture_state(17.9, limits) is Moisture.DRY
     assert moisture_state(18, limits) is Moisture.GOOD
     assert moisture_state(40.1, limits) is Moisture.WET
-    assert moisture_state(90, CropLimits(dry=22, wet=None)) is Moisture.GOOD
+    assert moisture_state(90, MoistureLimits(dry=22, wet=None)) is Moisture.GOOD
 
 
 # -- my fields ------------------------------------------------------------------------------------
@@ -226,7 +227,7 @@ def test_database_down_says_so(site: Site, monkeypatch: pytest.MonkeyPatch) -> N
         raise InfluxUnavailable("connection refused")
 
     monkeypatch.setattr(latest, "latest_for_field", down)
-    monkeypatch.setattr(farmer_pages, "recent_readings", down)
+    monkeypatch.setattr(field_rows, "recent_readings", down)
     page = _get(site, "budi", "/lahan/sawah-budi?lang=en")
     assert page.status_code == 503
     assert "not answering" in page.text

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from api.routers.history import period_bounds
+from api.village_summary import period_bounds
 from storage.history import (
     DAY_MS,
     HOUR_MS,

@@ -10,7 +10,8 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
 import registry.alerting
-import registry.people  # noqa: F401
+import registry.people
+import registry.records  # noqa: F401
 from registry import migrate
 from registry.models import Base
 from registry.store import Registry

@@ -20,7 +20,7 @@ from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from alerts.default_rules import install_defaults
-from api import latest, village_numbers
+from api import field_rows, latest, village_numbers
 from api.auth import SESSION_COOKIE
 from api.routers import farmer_pages, village_pages
 from registry.models import Field
@@ -70,7 +70,7 @@ def site(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Site]:
     readings = FakeReadings()
     monkeypatch.setattr(latest, "latest_for_field", readings.latest)
     monkeypatch.setattr(farmer_pages, "field_history", readings.history)
-    monkeypatch.setattr(farmer_pages, "recent_readings", readings.recent)
+    monkeypatch.setattr(field_rows, "recent_readings", readings.recent)
     monkeypatch.setattr(village_pages, "village_summary", fake_summary)
     monkeypatch.setattr(village_numbers, "village_summary", fake_summary)
     with running_site(tmp_path) as site:
@@ -211,7 +211,7 @@ def test_database_down(site: Site, monkeypatch: pytest.MonkeyPatch) -> None:
 
     monkeypatch.setattr(village_numbers, "village_summary", down)
     monkeypatch.setattr(village_pages, "village_summary", down)
-    monkeypatch.setattr(farmer_pages, "recent_readings", down)
+    monkeypatch.setattr(field_rows, "recent_readings", down)
     summary = _get(site, "desa1", "/desa/v1/ringkasan?lang=en")
     assert summary.status_code == 503
     assert "not answering" in summary.text

@@ -1,0 +1,101 @@
+"""A village's days from the daily rollups: what a crop water balance reads (weather, rain and
+soil moisture per device and local day), in one query over a season.
+
+The rollups leave out readings flagged ``bad``, so a broken sensor's days are missing days, not
+wrong ones. Days start at local midnight (``reading_1d``'s time).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from storage.influx import InfluxDB
+from storage.schema import DAILY_MEASUREMENT
+from storage.schema import ROLLUP_RETENTION_POLICY as _RP
+from telemetry.quantities import QUANTITIES
+
+# What a crop water balance uses: FAO-56 ET0 from the station's temperature, humidity, wind
+# and radiation; rain from the gauge; the probe's soil moisture.
+BALANCE_QUANTITIES = (
+    "air_temperature",
+    "air_humidity",
+    "wind_speed",
+    "solar_radiation",
+    "rain",
+    "soil_moisture",
+)
+
+
+def _query(quantities: Iterable[str]) -> str:
+    # Quantity names come from the catalogue (checked), never from a request: safe to inline.
+    names = sorted(set(quantities))
+    unknown = [name for name in names if name not in QUANTITIES]
+    if unknown or not names:
+        raise ValueError(f"not catalogue quantities: {unknown or 'none given'}")
+    wanted = " OR ".join(f"\"quantity\" = '{name}'" for name in names)
+    return (
+        f'SELECT "mean", "min", "max", "count", "sum" FROM "{_RP}"."{DAILY_MEASUREMENT}"'
+        ' WHERE "village_id" = $village_id'
+        " AND time >= $start_ms * 1000000 AND time < $end_ms * 1000000"
+        f" AND ({wanted})"
+        ' GROUP BY "field_id", "gateway_id", "device_id", "quantity"'
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class DayStats:
+    """One series' day: statistics of its good and suspect readings."""
+
+    mean: float
+    min: float
+    max: float
+    count: int
+    sum: float | None  # rain only: millimetres fallen that day
+
+
+@dataclass(frozen=True, slots=True)
+class SeriesKey:
+    """Which series: a device's quantity, and the field it was placed in (may be empty)."""
+
+    field_id: str
+    gateway_id: str
+    device_id: str
+    quantity: str
+
+
+def village_days(
+    influx: InfluxDB,
+    village_id: str,
+    start_ms: int,
+    end_ms: int,
+    quantities: Iterable[str] = BALANCE_QUANTITIES,
+) -> dict[SeriesKey, dict[int, DayStats]]:
+    """{series: {local midnight (epoch ms): that day's statistics}} of the village over
+    [start, end), for ``quantities``. Raises ``InfluxError`` if InfluxDB fails."""
+    query = _query(quantities)
+    params: dict[str, str | int | float] = {
+        "village_id": village_id,
+        "start_ms": start_ms,
+        "end_ms": end_ms,
+    }
+    result: dict[SeriesKey, dict[int, DayStats]] = {}
+    for series in influx.query(query, params):
+        key = SeriesKey(
+            field_id=series.tags.get("field_id", ""),
+            gateway_id=series.tags.get("gateway_id", ""),
+            device_id=series.tags.get("device_id", ""),
+            quantity=series.tags.get("quantity", ""),
+        )
+        days = result.setdefault(key, {})
+        for row in series.rows():
+            if not row.get("count") or row.get("mean") is None:
+                continue
+            days[int(row["time"])] = DayStats(
+                mean=float(row["mean"]),
+                min=float(row["min"]),
+                max=float(row["max"]),
+                count=int(row["count"]),
+                sum=None if row.get("sum") is None else float(row["sum"]),
+            )
+    return result
