@@ -211,6 +211,16 @@ _COMMON_RULES: tuple[RuleIn, ...] = (
         note="-10 %/jam = pertimbangan (pematang bocor, probe tercabut) / judgement "
         "(breached bund, probe pulled out)",
     ),
+    # The field's water balance (agronomy.water_balance, FAO-56 ch. 8) says the crop has used
+    # its readily available water (Dr > RAW, eq. 83-84) or an AWD paddy is 15 cm dry (IRRI):
+    # for the farmer and the officer, with the amount to give. The balance is daily: no
+    # duration. It clears once rain or recorded irrigation refills the root zone.
+    RuleIn(
+        name="tanaman-kekurangan-air",
+        kind=RuleKind.WATER_STRESS,
+        severity=Severity.WARNING,
+        note="FAO-56 Dr > RAW (pers. 83-84); AWD IRRI -15 cm",
+    ),
 )
 
 DEFAULT_RULES: tuple[RuleIn, ...] = _CROP_RULES + _COMMON_RULES

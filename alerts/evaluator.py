@@ -19,7 +19,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from agronomy.scopes import Place, covers
-from alerts import lifecycle
+from alerts import lifecycle, water_stress
 from alerts.conditions import RATE_WINDOW_MS, RuleSpec, Step, Track, observe
 from alerts.config import EvaluationSettings
 from registry.alerting import (
@@ -39,6 +39,8 @@ from storage.queries import RecentSeries, last_seen, recent_readings
 log = logging.getLogger(__name__)
 
 SERIES_KINDS = (RuleKind.BELOW, RuleKind.ABOVE, RuleKind.RATE, RuleKind.QUALITY_BAD)
+# Water balances are daily; a new irrigation record or rain shows within this long.
+WATER_EVERY_MS = 10 * 60_000
 
 
 def wall_ms() -> int:
@@ -82,6 +84,7 @@ class Evaluator:
         *,
         clock: Callable[[], int] = wall_ms,
         on_pass: Callable[[EvaluationReport | None, float], None] | None = None,
+        utc_offset_h: int = 7,
     ) -> None:
         self._registry = registry
         self._influx = influx
@@ -89,6 +92,8 @@ class Evaluator:
         self._clock = clock
         # Told of each pass of run_forever: its report (None if it raised) and its seconds.
         self._on_pass = on_pass
+        self._utc_offset_h = utc_offset_h  # water balances run on local days
+        self._water_done_ms: dict[int, int] = {}  # rule id -> when its fields were last balanced
 
     def run_once(self) -> EvaluationReport:
         """One pass over every rule; a rule whose data cannot be read is skipped and reported."""
@@ -102,6 +107,8 @@ class Evaluator:
                     self._series_rule(rule, now_ms, report)
                 elif rule.kind is RuleKind.NO_DATA:
                     self._no_data_rule(rule, now_ms, report)
+                elif rule.kind is RuleKind.WATER_STRESS:
+                    self._water_rule(rule, now_ms, report)
                 else:
                     self._offline_rule(rule, now_ms, report)
             except InfluxError as exc:
@@ -186,6 +193,20 @@ class Evaluator:
                 if series.points:
                     row.last_time_ms = max(row.last_time_ms or 0, series.points[-1].time_ms)
                 _save(row, track)
+
+    def _water_rule(self, rule: _Rule, now_ms: int, report: EvaluationReport) -> None:
+        last = self._water_done_ms.get(rule.id)
+        if last is not None and now_ms - last < WATER_EVERY_MS:
+            return
+        with Session(self._registry.engine) as session, session.begin():
+            db_rule = session.get(AlertRule, rule.id)
+            if db_rule is None:
+                return
+            done = water_stress.evaluate(session, self._influx, db_rule, now_ms, self._utc_offset_h)
+        self._water_done_ms[rule.id] = now_ms
+        report.subjects += done.subjects
+        report.opened += done.opened
+        report.resolved += done.resolved
 
     # -- silence and connectivity ----------------------------------------------------------
 

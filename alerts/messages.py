@@ -364,6 +364,7 @@ _OPEN_PHRASES: dict[Language, dict[str, _Phrase]] = {
             if n["label"]
             else f"Data sensor {n['device']} buruk"
         ),
+        RuleKind.WATER_STRESS: lambda n: f"Tanaman kekurangan air: siram {n['amount']} mm",
     },
     Language.EN: {
         RuleKind.BELOW: _compare("<"),
@@ -376,6 +377,7 @@ _OPEN_PHRASES: dict[Language, dict[str, _Phrase]] = {
             if n["label"]
             else f"Bad readings from sensor {n['device']}"
         ),
+        RuleKind.WATER_STRESS: lambda n: f"Crop short of water: give {n['amount']} mm",
     },
 }
 
@@ -389,6 +391,7 @@ _RESOLVED_PHRASES: dict[Language, dict[str, _Phrase]] = {
         RuleKind.QUALITY_BAD: lambda n: (
             f"Data {n['lower']} baik lagi" if n["label"] else f"Data sensor {n['device']} baik lagi"
         ),
+        RuleKind.WATER_STRESS: lambda n: "Air tanaman cukup lagi",
     },
     Language.EN: {
         RuleKind.BELOW: lambda n: f"{n['label']} now {n['amount']}",
@@ -401,6 +404,7 @@ _RESOLVED_PHRASES: dict[Language, dict[str, _Phrase]] = {
             if n["label"]
             else f"Sensor {n['device']} readings good again"
         ),
+        RuleKind.WATER_STRESS: lambda n: "Crop has enough water again",
     },
 }
 

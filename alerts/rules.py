@@ -30,6 +30,7 @@ _RULE_USES: dict[RuleKind, frozenset[str]] = {
     RuleKind.NO_DATA: frozenset(),
     RuleKind.GATEWAY_OFFLINE: frozenset(),
     RuleKind.QUALITY_BAD: frozenset({"quantity"}),
+    RuleKind.WATER_STRESS: frozenset(),
 }
 
 

@@ -37,7 +37,11 @@ class AlertsService:
         self.metrics = AlertsMetrics(self.registry)
         self.watcher = GatewayStatusWatcher(config.mqtt, self.registry, clock=wall_ms)
         self.evaluator = Evaluator(
-            self.registry, self.influx, config.evaluation, on_pass=self.metrics.evaluation_pass
+            self.registry,
+            self.influx,
+            config.evaluation,
+            on_pass=self.metrics.evaluation_pass,
+            utc_offset_h=config.delivery.utc_offset_h,
         )
         self.dispatcher = Dispatcher(self.registry, config.delivery)
         self._stop = threading.Event()

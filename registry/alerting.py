@@ -25,6 +25,7 @@ class RuleKind(StrEnum):
     NO_DATA = "no_data"  # a placed device sent nothing for duration_s
     GATEWAY_OFFLINE = "gateway_offline"  # the gateway's last will said offline for duration_s
     QUALITY_BAD = "quality_bad"  # readings flagged bad for duration_s
+    WATER_STRESS = "water_stress"  # the field's water balance says the crop is stressed
 
 
 class Scope(StrEnum):

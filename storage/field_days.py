@@ -35,7 +35,7 @@ def _query(quantities: Iterable[str]) -> str:
         raise ValueError(f"not catalogue quantities: {unknown or 'none given'}")
     wanted = " OR ".join(f"\"quantity\" = '{name}'" for name in names)
     return (
-        f'SELECT "mean", "min", "max", "count", "sum" FROM "{_RP}"."{DAILY_MEASUREMENT}"'
+        f'SELECT "mean", "min", "max", "count", "sum", "hours" FROM "{_RP}"."{DAILY_MEASUREMENT}"'
         ' WHERE "village_id" = $village_id'
         " AND time >= $start_ms * 1000000 AND time < $end_ms * 1000000"
         f" AND ({wanted})"
@@ -52,6 +52,7 @@ class DayStats:
     max: float
     count: int
     sum: float | None  # rain only: millimetres fallen that day
+    hours: int | None  # hours of the day with a reading (None: the day is still being rolled up)
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,5 +98,6 @@ def village_days(
                 max=float(row["max"]),
                 count=int(row["count"]),
                 sum=None if row.get("sum") is None else float(row["sum"]),
+                hours=None if row.get("hours") is None else int(row["hours"]),
             )
     return result

@@ -20,8 +20,11 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from agronomy.moisture import MoistureLimits, moisture_state
+from agronomy.soil_chemistry import CROP_PH_RANGES, ProbeValue, SoilChemistryAdvice, assess_soil
 from agronomy.units import display_unit
 from alerts.field_limits import SOIL_MOISTURE, moisture_limits
+from alerts.field_water import FieldWater, fields_water
+from alerts.local_time import local_moment
 from alerts.messages import MessageContext
 from alerts.messages import render as render_message
 from api.auth import SessionDep, alert_scope, field_scope, now_ms
@@ -37,6 +40,7 @@ from registry.people import User
 from storage.history import HistoryPoint, field_history
 from storage.influx import InfluxDB, InfluxError
 from storage.queries import LatestValue
+from telemetry.reading import Quality
 
 router = APIRouter(tags=["web pages"], include_in_schema=False)
 
@@ -85,6 +89,21 @@ def _conditions(latest: Sequence[LatestValue]) -> dict[str, Condition]:
         )
         for quantity, values in by_quantity.items()
     }
+
+
+def _soil_chemistry(
+    field: Field, latest: Sequence[LatestValue], now: int
+) -> SoilChemistryAdvice | None:
+    """pH, lime and N/P/K read against the field's crop, from each quantity's newest reading
+    (bad ones too: the page says why it gives no advice on them)."""
+    if field.crop not in CROP_PH_RANGES:
+        return None
+    newest: dict[str, LatestValue] = {}
+    for value in latest:
+        if value.quantity not in newest or value.time_ms > newest[value.quantity].time_ms:
+            newest[value.quantity] = value
+    probes = {key: ProbeValue(v.value, Quality(v.quality), v.time_ms) for key, v in newest.items()}
+    return assess_soil(field.crop, probes, field.area_m2, now)
 
 
 @dataclass(frozen=True, slots=True)
@@ -202,13 +221,19 @@ def field_page(
     language = page_language(request)
     now = now_ms()
     limits = moisture_limits(session, [field])[field.id]
+    offset = language.utc_offset_h
+    water: FieldWater | None = None
     try:
         devices = session.scalars(select(Device.id).where(Device.field_id == field.id)).all()
-        conditions = _conditions(latest.of_field(field.id, devices))
+        newest_values = latest.of_field(field.id, devices)
+        conditions = _conditions(newest_values)
         charts, rain_points = _charts(influx, field, limits, language, now)
+        water = fields_water(session, influx, [field], local_moment(now, offset).date(), offset)[
+            field.id
+        ]
         answered = True
     except InfluxError:
-        conditions, charts, rain_points, answered = {}, [], [], False
+        newest_values, conditions, charts, rain_points, answered = [], {}, [], [], False
     moisture = conditions.get(SOIL_MOISTURE)
     newest = max((c.time_ms for c in conditions.values()), default=None)
     context = page_context(
@@ -225,6 +250,8 @@ def field_page(
         stale=newest is not None and now - newest > STALE_MS,
         alerts=_field_alerts(session, principal, field, language, now),
         charts=charts,
+        water=water,
+        soil=_soil_chemistry(field, newest_values, now),
         answered=answered,
         csv_url=f"/api/v1/fields/{field.id}/history.csv?quantity={SOIL_MOISTURE}",
     )

@@ -156,6 +156,13 @@ KIND_WORDS = {
         "Data pH tanah baik lagi",
         "Soil pH readings good again",
     ),
+    RuleKind.WATER_STRESS: (
+        None,
+        "Tanaman kekurangan air: siram 14,2 mm",
+        "Crop short of water: give 14.2 mm",
+        "Air tanaman cukup lagi",
+        "Crop has enough water again",
+    ),
 }
 
 

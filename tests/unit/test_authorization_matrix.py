@@ -85,6 +85,9 @@ def cases(site: Site) -> list[Case]:
         Case("GET", "/redoc", PUBLIC),
         Case("POST", "/api/v1/auth/token", PUBLIC, body={}),
         Case("GET", "/api/v1/me", SIGNED_IN),
+        # The ET0 calculator reads nobody's data; any signed-in person may use it.
+        Case("GET", "/api/v1/agronomy/et0/daily", SIGNED_IN),
+        Case("GET", "/api/v1/agronomy/et0/hourly", SIGNED_IN),
         Case("GET", "/api/v1/fields/sawah-budi/latest", V1_FIELD),
         Case("GET", "/api/v1/fields/sawah-siti/latest", V2_FIELD),
         Case("GET", "/api/v1/fields/sawah-budi/history", V1_FIELD),

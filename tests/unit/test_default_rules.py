@@ -75,6 +75,7 @@ def test_heat_and_crop_independent_rules() -> None:
         RuleKind.GATEWAY_OFFLINE,
         RuleKind.QUALITY_BAD,
         RuleKind.RATE,
+        RuleKind.WATER_STRESS,
     }
 
 

@@ -18,6 +18,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from agronomy.moisture import Moisture, MoistureLimits, moisture_state
+from alerts import field_water
 from alerts.default_rules import install_defaults
 from alerts.field_limits import moisture_limits
 from api import field_rows, latest
@@ -73,6 +74,10 @@ class FakeReadings:
         plan = HistoryPlan(Source.RAW, step, 0)
         return History(field_id, quantity, "%", start_ms, end_ms, plan, points)
 
+    def days(self, _influx: object, *args: object, **kw: object) -> dict[object, object]:
+        """No daily rollups: the water balance runs on its fallbacks."""
+        return {}
+
     def recent(self, _influx: object, **kw: object) -> list[RecentSeries]:
         at = int(time.time() * 1000) - self.age_ms
         return [
@@ -103,6 +108,7 @@ def site(tmp_path: Path, readings: FakeReadings, monkeypatch: pytest.MonkeyPatch
     monkeypatch.setattr(latest, "latest_for_field", readings.latest)
     monkeypatch.setattr(farmer_pages, "field_history", readings.history)
     monkeypatch.setattr(field_rows, "recent_readings", readings.recent)
+    monkeypatch.setattr(field_water, "village_days", readings.days)
     with running_site(tmp_path) as site:
         with Session(site.registry.engine) as session:
             install_defaults(session)

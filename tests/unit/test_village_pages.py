@@ -19,6 +19,7 @@ from jinja2.ext import babel_extract
 from sqlalchemy import update
 from sqlalchemy.orm import Session
 
+from alerts import field_water
 from alerts.default_rules import install_defaults
 from api import field_rows, latest, village_numbers
 from api.auth import SESSION_COOKIE
@@ -71,6 +72,7 @@ def site(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Site]:
     monkeypatch.setattr(latest, "latest_for_field", readings.latest)
     monkeypatch.setattr(farmer_pages, "field_history", readings.history)
     monkeypatch.setattr(field_rows, "recent_readings", readings.recent)
+    monkeypatch.setattr(field_water, "village_days", readings.days)
     monkeypatch.setattr(village_pages, "village_summary", fake_summary)
     monkeypatch.setattr(village_numbers, "village_summary", fake_summary)
     with running_site(tmp_path) as site:
