@@ -31,8 +31,8 @@ from agronomy.paddy import PaddyMode, PaddyRun, PaddySettings, run_paddy
 from agronomy.soils import ProbeCalibration, Soil, SoilError, field_soil
 from agronomy.water_balance import BalanceRun, BalanceSettings, DayInput, run_balance
 from registry.models import Field
-from registry.records import FieldRecord, RecordKind
 from registry.records import ProbeCalibration as StoredCalibration
+from registry.records import irrigation_mm_by_day
 from storage.field_days import DayStats, SeriesKey, village_days
 from storage.influx import InfluxDB
 
@@ -215,22 +215,6 @@ def _moisture(
     }
 
 
-def _irrigation(session: Session, field_id: str, start: date, end: date) -> dict[date, float]:
-    rows = session.execute(
-        select(FieldRecord.day, FieldRecord.amount).where(
-            FieldRecord.field_id == field_id,
-            FieldRecord.kind == RecordKind.IRRIGATION.value,
-            FieldRecord.day >= start,
-            FieldRecord.day <= end,
-            FieldRecord.amount.is_not(None),
-        )
-    )
-    totals: dict[date, float] = defaultdict(float)
-    for day, amount in rows:
-        totals[day] += amount
-    return totals
-
-
 def _calibrations(session: Session) -> dict[tuple[str, str], ProbeCalibration]:
     rows = session.scalars(
         select(StoredCalibration).where(StoredCalibration.quantity == "soil_moisture")
@@ -270,7 +254,7 @@ def _field_water(
     station = days.station(field.id)
     rain = _rain(days, field.id, station)
     moisture = _moisture(days, field.id, calibrations)
-    irrigation = _irrigation(session, field.id, start, today)
+    irrigation = irrigation_mm_by_day(session, field.id, start, today)
     elevation = field.elevation_m or 0.0
     inputs = []
     day = start

@@ -28,6 +28,8 @@ from api.routers import (
     fields,
     health,
     history,
+    record_pages,
+    records,
     village_pages,
     web_login,
 )
@@ -110,6 +112,7 @@ def create_app(config: ApiConfig) -> FastAPI:
     app.include_router(auth.router)
     app.include_router(fields.router)
     app.include_router(history.router)
+    app.include_router(records.router)
     app.include_router(agronomy.router)
     app.include_router(alerts.router)
     app.include_router(admin.router)
@@ -118,4 +121,5 @@ def create_app(config: ApiConfig) -> FastAPI:
     app.include_router(alert_pages.router)
     app.include_router(farmer_pages.router)
     app.include_router(village_pages.router)
+    app.include_router(record_pages.router)
     return app

@@ -51,7 +51,10 @@ def test_farmer_field_page_shows_conditions_charts_and_alerts(
     expect(page.locator(".now.dry")).to_contain_text("Kering")
     expect(page.locator(".now")).to_contain_text("Kelembapan tanah 12")
     expect(page.locator(".stale")).to_have_count(0)
-    table = page.locator("table")
+    # Water advice comes before the numbers; the record form is one tap away.
+    expect(page.locator("#saran-air")).to_be_visible()
+    expect(page.locator("a[href='/lahan/sawah-budi/catatan']")).to_have_count(1)
+    table = page.locator("#kondisi")
     for label in ("Suhu tanah", "pH tanah", "Suhu udara", "Kelembapan udara"):
         expect(table).to_contain_text(label)
     expect(page.locator("body")).to_contain_text("Hujan terakhir")
@@ -93,7 +96,7 @@ def test_farmer_field_page_in_english(sign_in: SignIn, site: BrowserSite):
     page = sign_in("siti", to="/lahan/sawah-siti?lang=en")
     expect(page.locator("html")).to_have_attribute("lang", "en")
     expect(page.locator(".now.dry")).to_contain_text("Dry")
-    expect(page.locator("table")).to_contain_text("Soil temperature")
+    expect(page.locator("#kondisi")).to_contain_text("Soil temperature")
     expect(page.locator("body")).to_contain_text("Charts")
 
 

@@ -66,6 +66,8 @@ V1_VILLAGE = _roles("401", IN, IN, IN, "404", "404")
 V2_VILLAGE = _roles("401", IN, "404", "404", "404", "404")
 STAFF_V1 = _roles("401", IN, IN, IN, "403", "403")  # resolving: not farmers
 RULE_EDITORS = _roles("401", IN, "403", IN, "403", "403")
+# A record that does not exist: "not found" for everyone signed in.
+NO_RECORD = _roles("401", "404", "404", "404", "404", "404")
 
 
 def _page(expect: dict[str, str]) -> dict[str, str]:
@@ -88,6 +90,19 @@ def cases(site: Site) -> list[Case]:
         # The ET0 calculator reads nobody's data; any signed-in person may use it.
         Case("GET", "/api/v1/agronomy/et0/daily", SIGNED_IN),
         Case("GET", "/api/v1/agronomy/et0/hourly", SIGNED_IN),
+        Case("GET", "/api/v1/fields/sawah-budi/records", V1_FIELD),
+        Case("GET", "/api/v1/fields/sawah-siti/records", V2_FIELD),
+        Case("GET", "/api/v1/fields/sawah-budi/records.csv", V1_FIELD),
+        Case("GET", "/api/v1/fields/sawah-siti/records.csv", V2_FIELD),
+        Case("POST", "/api/v1/fields/sawah-budi/records", V1_FIELD, body={}),
+        Case("POST", "/api/v1/fields/sawah-siti/records", V2_FIELD, body={}),
+        Case("DELETE", "/api/v1/fields/sawah-budi/records/999", NO_RECORD),
+        Case("DELETE", "/api/v1/fields/sawah-siti/records/999", NO_RECORD),
+        Case("GET", "/lahan/sawah-budi/catatan", _page(V1_FIELD), page=True),
+        Case("GET", "/lahan/sawah-siti/catatan", _page(V2_FIELD), page=True),
+        Case("POST", "/lahan/sawah-budi/catatan", _page(V1_FIELD), page=True),
+        Case("POST", "/lahan/sawah-siti/catatan", _page(V2_FIELD), page=True),
+        Case("POST", "/lahan/sawah-budi/catatan/999/hapus", _page(NO_RECORD), page=True),
         Case("GET", "/api/v1/fields/sawah-budi/latest", V1_FIELD),
         Case("GET", "/api/v1/fields/sawah-siti/latest", V2_FIELD),
         Case("GET", "/api/v1/fields/sawah-budi/history", V1_FIELD),
