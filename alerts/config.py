@@ -51,6 +51,10 @@ class EvaluationSettings(_Section):
     # An open alert resolves once its clear condition has held this long (reading time), so a
     # value wavering at the clear threshold does not resolve and re-raise it.
     clear_hold_s: float = Field(default=600.0, ge=0)
+    # How often every field's daily water balance is recomputed and written to InfluxDB
+    # (water_1d, for Grafana and the village summaries). A balance is daily; 10 minutes shows
+    # a new irrigation record soon enough.
+    water_every_s: float = Field(default=600.0, gt=0)
 
 
 class DeliverySettings(_Section):

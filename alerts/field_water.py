@@ -30,6 +30,7 @@ from agronomy.et0 import DailyInputs, ET0InputError, daily_et0
 from agronomy.paddy import PaddyMode, PaddyRun, PaddySettings, run_paddy
 from agronomy.soils import ProbeCalibration, Soil, SoilError, field_soil
 from agronomy.water_balance import BalanceRun, BalanceSettings, DayInput, run_balance
+from alerts.local_time import local_midnight_ms
 from registry.models import Field
 from registry.records import ProbeCalibration as StoredCalibration
 from registry.records import irrigation_mm_by_day
@@ -78,11 +79,6 @@ class _Weather:
     rh_min: float | None
     wind: float | None
     rs_mj: float | None
-
-
-def _midnight_ms(day: date, utc_offset_h: int) -> int:
-    zone = timezone(timedelta(hours=utc_offset_h))
-    return int(datetime(day.year, day.month, day.day, tzinfo=zone).timestamp() * 1000)
 
 
 def _day_of(ms: int, utc_offset_h: int) -> date:
@@ -308,8 +304,8 @@ def fields_water(
         series = village_days(
             influx,
             village_id,
-            _midnight_ms(first, utc_offset_h),
-            _midnight_ms(today + timedelta(days=1), utc_offset_h),
+            local_midnight_ms(first, utc_offset_h),
+            local_midnight_ms(today + timedelta(days=1), utc_offset_h),
         )
         days = _VillageDays(series, utc_offset_h)
         # A field without coordinates takes its village's: ET0 barely changes over a village.

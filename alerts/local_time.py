@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta, timezone
 
 _ZONE_NAMES = {7: "WIB", 8: "WITA", 9: "WIT"}
 
@@ -17,6 +17,12 @@ def local_moment(time_ms: int, utc_offset_h: int) -> datetime:
     """An epoch-millisecond time as an aware datetime at the given offset."""
     zone = timezone(timedelta(hours=utc_offset_h))
     return datetime.fromtimestamp(time_ms / 1000, tz=UTC).astimezone(zone)
+
+
+def local_midnight_ms(day: date, utc_offset_h: int) -> int:
+    """The start of a local day, in epoch milliseconds (days start there in the rollups)."""
+    zone = timezone(timedelta(hours=utc_offset_h))
+    return int(datetime(day.year, day.month, day.day, tzinfo=zone).timestamp() * 1000)
 
 
 @dataclass(frozen=True, slots=True)

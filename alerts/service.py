@@ -15,6 +15,7 @@ from alerts.delivery import Dispatcher
 from alerts.evaluator import Evaluator, wall_ms
 from alerts.gateway_status import GatewayStatusWatcher
 from alerts.metrics import AlertsMetrics
+from alerts.water_job import WaterJob
 from registry.store import Registry
 from storage.influx import InfluxDB
 
@@ -22,7 +23,7 @@ log = logging.getLogger(__name__)
 
 
 class AlertsService:
-    """Runs the watcher, the evaluator and the dispatcher until stopped."""
+    """Runs the watcher, the evaluator, the dispatcher and the water balances until stopped."""
 
     def __init__(self, config: AlertsConfig) -> None:
         self.registry = Registry(config.registry_url)
@@ -44,6 +45,7 @@ class AlertsService:
             utc_offset_h=config.delivery.utc_offset_h,
         )
         self.dispatcher = Dispatcher(self.registry, config.delivery)
+        self.water = WaterJob(self.registry, self.influx, config.delivery.utc_offset_h)
         self._stop = threading.Event()
         self._threads = [
             threading.Thread(
@@ -51,6 +53,11 @@ class AlertsService:
             ),
             threading.Thread(
                 target=self.dispatcher.run_forever, args=(self._stop,), name="dispatcher"
+            ),
+            threading.Thread(
+                target=self.water.run_forever,
+                args=(self._stop, config.evaluation.water_every_s),
+                name="water-balances",
             ),
         ]
 

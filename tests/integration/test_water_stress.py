@@ -1,7 +1,7 @@
-"""The "crop water stress" alert over real parts: a maize field's probe readings through the
-gateway's MQTT login, Mosquitto, ingest and influxd, rolled up by the real rollup job; the
-evaluator balances the field and raises the alert with the amount to give; an irrigation record
-and a wet probe resolve it."""
+"""The "crop water stress" alert and the stored daily balances over real parts: a maize field's
+probe readings through the gateway's MQTT login, Mosquitto, ingest and influxd, rolled up by the
+real rollup job; the evaluator balances the field and raises the alert with the amount to give;
+an irrigation record and a wet probe resolve it; the water job stores every day (water_1d)."""
 
 from __future__ import annotations
 
@@ -15,10 +15,12 @@ from sqlalchemy.orm import Session
 from agronomy.advice import Action
 from alerts.field_water import fields_water
 from alerts.local_time import local_moment
+from alerts.water_job import WaterJob
 from registry.alerting import AlertState, RuleKind
 from registry.models import Field
 from registry.records import FieldRecord, RecordKind
 from storage.rollups import Rollup, StorageLayout
+from storage.water_days import village_water_days
 from tani.stack import Stack
 from tests.integration.alerts_support import MINUTE_MS, AlertSite, alert_site
 
@@ -110,3 +112,25 @@ def test_a_dry_spell_raises_water_stress_and_watering_resolves_it(
 
         site.evaluator(now + MINUTE_MS).run_once()
         assert site.alerts()[0].state == AlertState.RESOLVED.value
+
+
+def test_the_water_job_stores_each_day_for_dashboards_and_summaries(
+    stack: Stack, tmp_path: Path
+) -> None:
+    now = int(time.time() * 1000)
+    midnight = now - (now + OFFSET_H * 3_600_000) % DAY_MS
+    with alert_site(stack, tmp_path) as site:
+        _maize_field(site, now)
+        start = midnight - 12 * DAY_MS
+        site.publish(start, [LOAM_FC - 12 * (n / 96) for n in range(96)], every_min=180)
+        _roll_up(site, now, start)
+        job = WaterJob(site.registry, site.influx, OFFSET_H, clock=lambda: now)
+        assert job.run_once() == 71  # planted 70 days ago: the season so far, today included
+        days = village_water_days(site.influx, "bumi-agung", start, now + DAY_MS)["sawah-budi"]
+        assert [t for t, _ in days] == [start + n * DAY_MS for n in range(13)]
+        depletion = [values["depletion_mm"] for _, values in days]
+        assert depletion == sorted(depletion)  # drying every day of the spell
+        assert days[-1][1]["needs_water"] == 1 and "needs_water" not in days[0][1]
+        assert all(values["et0_mm"] > 0 and values["raw_mm"] > 0 for _, values in days)
+        # Later runs rewrite the last two weeks only.
+        assert job.run_once() == 15
