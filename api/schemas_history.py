@@ -61,6 +61,23 @@ class FieldSummaryPublic(BaseModel):
     uptime: float | None
     alerts_raised: int
     alerts_acknowledged: int
+    # From the field's daily water balance (FAO-56 ch. 8), summed over the period's days that
+    # have one (None: no balance, e.g. no crop or planting recorded).
+    et0_mm: float | None = None
+    etc_mm: float | None = None  # the crop's water use without stress
+    irrigation_mm: float | None = None
+    # ETc - effective rain - irrigation, when positive: water the crop went short of.
+    water_deficit_mm: float | None = None
+    needs_water: bool | None = None  # the latest day's advice was "water now"
+
+
+class WeekWaterPublic(BaseModel):
+    """The village's weather in one week (Monday to Sunday, local days): reference
+    evapotranspiration and rain, each the mean over the fields' balances (they share stations)."""
+
+    start: date
+    et0_mm: float
+    rain_mm: float
 
 
 class VillageSummaryPublic(BaseModel):
@@ -73,3 +90,5 @@ class VillageSummaryPublic(BaseModel):
     end: date  # the last day, inclusive
     utc_offset_h: int
     fields: list[FieldSummaryPublic]
+    weeks: list[WeekWaterPublic] = []
+    fields_needing_water: int = 0

@@ -16,6 +16,7 @@ from collections.abc import Callable, Sequence
 from api.ttl_cache import TtlCache
 from storage.influx import InfluxDB
 from storage.summaries import FieldSpec, FieldSummary, village_summary
+from storage.water_days import VillageWaterDays, village_water_days
 
 HOUR_MS = 3_600_000
 
@@ -29,6 +30,9 @@ class VillageNumbers:
         self._influx = influx
         self._kept: TtlCache[tuple[object, ...], list[FieldSummary]] = TtlCache(
             ttl_s, clock, name="summary"
+        )
+        self._water: TtlCache[tuple[object, ...], VillageWaterDays] = TtlCache(
+            ttl_s, clock, name="water"
         )
 
     @property
@@ -54,4 +58,14 @@ class VillageNumbers:
                 self._influx, village_id, start_ms, end_ms, fields, now_ms=now_ms
             )
             self._kept.put(key, found)
+        return found
+
+    def water(self, village_id: str, start_ms: int, end_ms: int) -> VillageWaterDays:
+        """The village's stored daily water balances over [start, end) (``water_1d``, written
+        every 10 minutes by the alerts service); raises ``InfluxError`` like the query."""
+        key = (village_id, start_ms, end_ms)
+        found = self._water.get(key)
+        if found is None:
+            found = village_water_days(self._influx, village_id, start_ms, end_ms)
+            self._water.put(key, found)
         return found

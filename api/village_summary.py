@@ -14,7 +14,12 @@ from alerts.field_limits import moisture_limits
 from alerts.local_time import local_moment
 from api.auth import now_ms
 from api.config import ApiConfig
-from api.schemas_history import FieldSummaryPublic, StatsPublic, VillageSummaryPublic
+from api.schemas_history import (
+    FieldSummaryPublic,
+    StatsPublic,
+    VillageSummaryPublic,
+    WeekWaterPublic,
+)
 from api.village_numbers import VillageNumbers
 from registry.access import Principal
 from registry.alerting import Alert
@@ -113,6 +118,10 @@ def build_village_summary(
         summaries = numbers.summaries(village_id, start_ms, end_ms, specs, now_ms=now)
     except InfluxError as exc:
         raise unavailable(exc) from None
+    try:
+        water = numbers.water(village_id, start_ms, end_ms)
+    except InfluxError as exc:
+        raise unavailable(exc) from None
     raised = _alert_counts(session, Alert.opened_ms, ids, start_ms, end_ms)
     acked = _alert_counts(session, Alert.acknowledged_ms, ids, start_ms, end_ms)
     return VillageSummaryPublic(
@@ -137,7 +146,62 @@ def build_village_summary(
                 uptime=s.uptime,
                 alerts_raised=raised.get(row.id, 0),
                 alerts_acknowledged=acked.get(row.id, 0),
+                **_field_water(water.get(row.id, [])),
             )
             for row, s in zip(fields, summaries, strict=True)
         ],
+        weeks=_weeks(water, first, after, offset),
+        fields_needing_water=sum(
+            1 for days in water.values() if days and days[-1][1].get("needs_water") == 1
+        ),
     )
+
+
+def _field_water(days: list[tuple[int, dict[str, float]]]) -> dict[str, float | bool | None]:
+    if not days:
+        return {}
+
+    def total(key: str) -> float:
+        return round(sum(values.get(key, 0.0) for _, values in days), 1)
+
+    # Paddy days have no effective rain (ponded water takes all of it): their rain counts.
+    received = sum(
+        values.get("effective_rain_mm", values.get("rain_mm", 0.0)) for _, values in days
+    )
+    deficit = total("etc_mm") - received - total("irrigation_mm")
+    return {
+        "et0_mm": total("et0_mm"),
+        "etc_mm": total("etc_mm"),
+        "irrigation_mm": total("irrigation_mm"),
+        "water_deficit_mm": round(max(deficit, 0.0), 1),
+        "needs_water": days[-1][1].get("needs_water") == 1,
+    }
+
+
+def _weeks(
+    water: dict[str, list[tuple[int, dict[str, float]]]], first: date, after: date, offset: int
+) -> list[WeekWaterPublic]:
+    """ET0 and rain per Monday-to-Sunday week of the period, each the mean over the fields."""
+    weeks = []
+    monday = first - timedelta(days=first.weekday())
+    while monday < after:
+        start_ms = midnight_ms(max(monday, first), offset)
+        end_ms = midnight_ms(min(monday + timedelta(days=7), after), offset)
+        per_field = [
+            [values for t, values in days if start_ms <= t < end_ms] for days in water.values()
+        ]
+        per_field = [days for days in per_field if days]
+        if per_field:
+            weeks.append(
+                WeekWaterPublic(
+                    start=max(monday, first),
+                    et0_mm=round(_mean_total(per_field, "et0_mm"), 1),
+                    rain_mm=round(_mean_total(per_field, "rain_mm"), 1),
+                )
+            )
+        monday += timedelta(days=7)
+    return weeks
+
+
+def _mean_total(per_field: list[list[dict[str, float]]], key: str) -> float:
+    return sum(sum(v.get(key, 0.0) for v in days) for days in per_field) / len(per_field)

@@ -42,6 +42,10 @@ _QUERY = (
 )
 
 
+# {field id: [(local midnight, values)]}
+VillageWaterDays = dict[str, list[tuple[int, dict[str, float]]]]
+
+
 @dataclass(frozen=True, slots=True)
 class WaterDay:
     """One field's day of water balance."""
@@ -84,15 +88,15 @@ def write_water_days(influx: InfluxDB, days: Sequence[WaterDay]) -> int:
 
 def village_water_days(
     influx: InfluxDB, village_id: str, start_ms: int, end_ms: int
-) -> dict[str, list[tuple[int, dict[str, float]]]]:
-    """{field id: [(local midnight, values)]} of the village's fields over [start, end), one
-    query. Raises ``InfluxError`` if InfluxDB fails."""
+) -> VillageWaterDays:
+    """The village's fields' days over [start, end), one query, oldest first. Raises
+    ``InfluxError`` if InfluxDB fails."""
     params: dict[str, str | int | float] = {
         "village_id": village_id,
         "start_ms": start_ms,
         "end_ms": end_ms,
     }
-    result: dict[str, list[tuple[int, dict[str, float]]]] = {}
+    result: VillageWaterDays = {}
     for series in influx.query(_QUERY, params):
         field_id = series.tags.get("field_id", "")
         for row in series.rows():

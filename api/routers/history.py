@@ -186,8 +186,9 @@ def get_village_summary(
     period: Period = "week",
     start: PeriodStart = None,
 ) -> VillageSummaryPublic:
-    """Rainfall, soil moisture and temperature, dry days, alerts, data completeness and sensor
-    uptime of every field of a village over the week or month holding ``start``."""
+    """Rainfall, soil moisture and temperature, dry days, alerts, data completeness, sensor
+    uptime and the crop water balance (ET0, ETc, irrigation, deficit, needs water now) of every
+    field of a village over the week or month holding ``start``, with ET0 and rain per week."""
     return build_village_summary(village_id, period, start, principal, session, config, numbers)
 
 
@@ -210,6 +211,7 @@ def get_village_summary_csv(
         *(f"soil_temperature_{k}" for k in stats),
         *["dry_threshold", "dry_days", "days_with_moisture", "completeness", "uptime"],
         *["alerts_raised", "alerts_acknowledged"],
+        *["et0_mm", "etc_mm", "irrigation_mm", "water_deficit_mm", "needs_water"],
     ]
     rows: list[list[object]] = [
         [
@@ -226,6 +228,11 @@ def get_village_summary_csv(
             _round(f.uptime, 3),
             f.alerts_raised,
             f.alerts_acknowledged,
+            f.et0_mm,
+            f.etc_mm,
+            f.irrigation_mm,
+            f.water_deficit_mm,
+            None if f.needs_water is None else int(f.needs_water),
         ]
         for f in summary.fields
     ]

@@ -262,6 +262,8 @@ def summary_page(
         first_ms=start_ms,
         last_ms=_local_midnight_ms(after - timedelta(days=1), offset),
         fields=fields,
+        weeks=[(_local_midnight_ms(w.start, offset), w) for w in summary.weeks] if summary else [],
+        fields_needing_water=summary.fields_needing_water if summary else 0,
         gateway_alerts=gateway_alerts,
         totals=totals,
         answered=summary is not None,

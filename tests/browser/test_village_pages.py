@@ -56,7 +56,7 @@ def test_weekly_summary_prints_on_a4(sign_in: SignIn, site: BrowserSite, shot: S
     with page.expect_navigation():
         page.click("a[href='/desa/bumi-agung/ringkasan']")
     expect(page.locator("h1")).to_have_text("Ringkasan mingguan: Bumi Agung")
-    rows = page.locator("tbody tr")
+    rows = page.locator("#ringkasan tbody tr")
     for field_id in BUMI_AGUNG:
         expect(rows.filter(has=page.locator(f"a[href='/lahan/{field_id}']"))).to_have_count(1)
     expect(page.locator("body")).not_to_contain_text(FIELDS["sawah-siti"][0])
@@ -67,7 +67,7 @@ def test_weekly_summary_prints_on_a4(sign_in: SignIn, site: BrowserSite, shot: S
     page.set_viewport_size({"width": A4_PRINTABLE_PX, "height": 1000})
     expect(page.locator("header")).to_be_hidden()
     expect(page.locator(".noprint").first).to_be_hidden()
-    expect(page.locator("table")).to_be_visible()
+    expect(page.locator("#ringkasan")).to_be_visible()
     width = page.evaluate("document.documentElement.scrollWidth")
     assert width <= A4_PRINTABLE_PX, f"the printed summary is {width} px wide"
     pdf = page.pdf(format="A4", margin={"top": "10mm", "bottom": "10mm"})

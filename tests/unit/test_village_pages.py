@@ -66,6 +66,17 @@ def fake_summary(
     ]
 
 
+def fake_water(_influx: object, village_id: str, start_ms: int, end_ms: int) -> dict:
+    """Three days of sawah-budi's stored water balance: dry, the third needing water."""
+    days = [
+        (start_ms + n * 86_400_000, {"et0_mm": 4.0, "etc_mm": 4.8, "rain_mm": 0.0})
+        for n in range(3)
+    ]
+    days[1][1]["irrigation_mm"] = 2.0
+    days[2][1]["needs_water"] = 1.0
+    return {"sawah-budi": days} if village_id == "v1" else {}
+
+
 @pytest.fixture
 def site(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Site]:
     readings = FakeReadings()
@@ -75,6 +86,7 @@ def site(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Site]:
     monkeypatch.setattr(field_water, "village_days", readings.days)
     monkeypatch.setattr(village_pages, "village_summary", fake_summary)
     monkeypatch.setattr(village_numbers, "village_summary", fake_summary)
+    monkeypatch.setattr(village_numbers, "village_water_days", fake_water)
     with running_site(tmp_path) as site:
         with Session(site.registry.engine) as session:
             install_defaults(session)
@@ -183,6 +195,10 @@ def test_weekly_summary_has_the_apis_numbers_print_css_and_csv(site: Site) -> No
     # Raised in the week: budi_open, v1_field and the gateway's; acknowledged: v1_field.
     assert re.search(r"<th>Total</th><td colspan=\"8\"></td><th>3</th><th>1</th>", text)
     assert "mulai=2025-09-29" in text and "mulai=2025-10-13" in text
+    # The crop water: 3 x 4.8 mm used, 2 mm irrigated, no rain; one field needs water now.
+    assert "1 field needs water today." in text
+    assert re.search(r"<td>14</td><td>2</td><td class=\"dry\">12</td>", text)
+    assert re.search(r"<td>Oct 6, 2025</td><td>12\.0</td><td>0\.0</td>", text)
     assert len(page.content) < PAGE_LIMIT
 
 
