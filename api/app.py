@@ -31,6 +31,7 @@ from api.routers import (
     record_pages,
     records,
     village_pages,
+    water,
     web_login,
 )
 from api.ttl_cache import TtlCache
@@ -113,6 +114,7 @@ def create_app(config: ApiConfig) -> FastAPI:
     app.include_router(fields.router)
     app.include_router(history.router)
     app.include_router(records.router)
+    app.include_router(water.router)
     app.include_router(agronomy.router)
     app.include_router(alerts.router)
     app.include_router(admin.router)

@@ -10,14 +10,20 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from agronomy.advice import Action
 from alerts.field_water import fields_water
 from alerts.local_time import local_moment
 from alerts.water_job import WaterJob
+from api.app import create_app
+from api.config import ApiConfig, InfluxSettings
+from registry.access import issue_token
 from registry.alerting import AlertState, RuleKind
 from registry.models import Field
+from registry.people import User
 from registry.records import FieldRecord, RecordKind
 from storage.rollups import Rollup, StorageLayout
 from storage.water_days import village_water_days
@@ -58,6 +64,24 @@ def _today(site: AlertSite, now_ms: int) -> Action:
     return advice.action
 
 
+def _api_water(site: AlertSite) -> dict:
+    """GET /api/v1/fields/sawah-budi/water as the field's officer."""
+    config = ApiConfig(
+        registry_url=site.registry_url,
+        influx=InfluxSettings(url=site.stack.influx_url, database=site.database),
+        utc_offset_h=OFFSET_H,
+    )
+    with Session(site.registry.engine) as session, session.begin():
+        officer = session.scalars(select(User).where(User.username == "ppl-sari")).one()
+        token = issue_token(session, officer, label="test", now_ms=int(time.time() * 1000))
+    with TestClient(create_app(config)) as client:
+        response = client.get(
+            "/api/v1/fields/sawah-budi/water", headers={"Authorization": f"Bearer {token}"}
+        )
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
 def _hand_amount(yesterday: list[float]) -> float:
     """FAO-56 by hand: yesterday's probe mean sets the depletion (eq. 87, loam FC 0.25, maize
     roots 1.0 m); today and tomorrow the crop uses Ks Kc ET0 (no station here: the 4 mm/day
@@ -87,6 +111,12 @@ def test_a_dry_spell_raises_water_stress_and_watering_resolves_it(
         site.publish(start, values, every_min=180)
         _roll_up(site, now, start)
         assert _today(site, now) is Action.WATER_NOW
+        water = _api_water(site)
+        assert water["advice"]["action"] == "water_now"
+        assert water["advice"]["amount_mm"] == pytest.approx(_hand_amount(values[-8:]), rel=0.02)
+        assert water["advice"]["litres"] == pytest.approx(water["advice"]["amount_mm"] * 2500)
+        assert water["advice"]["confidence"] == "probe"  # set by yesterday's probe readings
+        assert [d["source"] for d in water["days"][-2:]] == ["probe", "model"]
 
         site.evaluator(now).run_once()
         (alert,) = site.alerts()
@@ -109,6 +139,7 @@ def test_a_dry_spell_raises_water_stress_and_watering_resolves_it(
         site.publish(max(midnight, now - 30 * MINUTE_MS), [24.5, 24.4, 24.3], every_min=5)
         _roll_up(site, now, midnight)
         assert _today(site, now) is Action.NOT_NEEDED
+        assert _api_water(site)["advice"]["action"] == "not_needed"
 
         site.evaluator(now + MINUTE_MS).run_once()
         assert site.alerts()[0].state == AlertState.RESOLVED.value

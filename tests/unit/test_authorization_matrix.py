@@ -90,6 +90,8 @@ def cases(site: Site) -> list[Case]:
         # The ET0 calculator reads nobody's data; any signed-in person may use it.
         Case("GET", "/api/v1/agronomy/et0/daily", SIGNED_IN),
         Case("GET", "/api/v1/agronomy/et0/hourly", SIGNED_IN),
+        Case("GET", "/api/v1/fields/sawah-budi/water", V1_FIELD),
+        Case("GET", "/api/v1/fields/sawah-siti/water", V2_FIELD),
         Case("GET", "/api/v1/fields/sawah-budi/records", V1_FIELD),
         Case("GET", "/api/v1/fields/sawah-siti/records", V2_FIELD),
         Case("GET", "/api/v1/fields/sawah-budi/records.csv", V1_FIELD),
