@@ -60,6 +60,7 @@ def test_weekly_summary_prints_on_a4(sign_in: SignIn, site: BrowserSite, shot: S
     for field_id in BUMI_AGUNG:
         expect(rows.filter(has=page.locator(f"a[href='/lahan/{field_id}']"))).to_have_count(1)
     expect(page.locator("body")).not_to_contain_text(FIELDS["sawah-siti"][0])
+    assert_fits_the_phone(page)  # one card per field below 40em, the water tables too
     shot("desa-ringkasan")
 
     # Printed: the links and the header go, the table fits the paper.
