@@ -1,8 +1,10 @@
 """``tani demo``: the whole chain on one machine with emulated field devices.
 
-Stack (Mosquitto + influxd) -> emulated soil probe and weather station on ptys -> gateway ->
+Stack (Mosquitto + influxd) -> emulated soil probes and weather station on ptys -> gateway ->
 MQTT -> ingest -> InfluxDB -> API, and the alerts service with the default rules, its messages
-arriving in a local inbox printed on the console. Components run in this process as they
+arriving in a local inbox printed on the console. Before the alerts and the API start, the
+gateway sends a season of history through the same chain (``tani.demo_season``), so pages,
+summaries, advice and alerts have weeks to show at once. Components run in this process as they
 would on their own hosts, each configured through the same settings models as ``tani gateway``,
 ``ingest``, ``api`` and ``alerts run``; the configuration files it uses are written to
 ``<state_dir>/demo/`` for anyone who wants to run a component alone.
@@ -43,10 +45,17 @@ from registry.store import Registry
 from storage.influx import InfluxDB
 from storage.queries import count_readings_since
 from tani.demo_inbox import DemoInbox
-from tani.demo_site import FIELD_ID, GATEWAY_ID, DemoPeople, seed
+from tani.demo_season import SeasonNotStored, backfill_season
+from tani.demo_site import DEMO_FIELDS, FIELD_ID, GATEWAY_ID, WEATHER_ID, DemoPeople, seed
 from tani.stack import Stack, StackConfig
 
 log = logging.getLogger(__name__)
+
+# The emulated field: seed 45 and Modbus units 2 and 3 (each unit is its own spot of the emulated
+# soil) read like the season's loam near the end of its dry spell (17.9 and 18.2 %), and no rain
+# falls, so the live readings carry the season on instead of jumping away from it.
+SITE_SEED = 45
+PROBE_UNITS = {"soil-1": 2, "soil-2": 3}
 
 
 class DemoError(Exception):
@@ -78,6 +87,7 @@ def _configs(
     state = options.stack.state_dir.resolve()
     demo_dir = state / "demo"
     gw = stack.add_mqtt_user(GATEWAY_ID, "gateway")
+    probes = ", ".join(f'{{ device_id = "{d}", unit = {u} }}' for d, u in PROBE_UNITS.items())
     ingest_user = stack.add_mqtt_user("ingest", "service")
     alerts_user = stack.add_mqtt_user("alerts", "service")
     registry_url = f"sqlite:///{state / 'registry.sqlite3'}"
@@ -102,7 +112,7 @@ interval_s = 1.0
 port = "{ports["soil"]}"
 baudrate = 4800
 interval_s = {options.poll_interval_s}
-probes = [{{ device_id = "soil-1", unit = 1 }}]
+probes = [{probes}]
 
 [[weather]]
 device_id = "weather-1"
@@ -125,6 +135,11 @@ password = "{ingest_user.password}"
 [influx]
 url = "{influx_url}"
 database = "tani"
+
+[acks]
+# The demo's gateway publishes every second: confirming within a second (not 150 s) lets the
+# demo see its season stored at once.
+delay_s = 1.0
 """,
     )
     _write_toml(
@@ -209,7 +224,11 @@ def run_demo(
     stack.up()
     site = SimulatedSite(
         SiteConfig(
-            seed=1, time_scale=options.time_scale, weather_interval_s=options.poll_interval_s
+            seed=SITE_SEED,
+            time_scale=options.time_scale,
+            soil_device_ids=tuple(PROBE_UNITS.values()),
+            weather_interval_s=options.poll_interval_s,
+            rain_events_per_day=0.0,
         )
     )
     gateway = ingest = api = alerts = None
@@ -220,45 +239,65 @@ def run_demo(
         gateway_config, ingest_config, api_config, alerts_config = _configs(
             options, stack, site.ports
         )
+        # The season ends, and this run's live readings (counted below) begin, at start_ms.
+        start_ms = time.time_ns() // 1_000_000
         registry = Registry(ingest_config.registry_url)
         try:
-            people = seed(registry, inbox, time.time_ns() // 1_000_000)
+            people = seed(registry, inbox, start_ms)
         finally:
             registry.close()
-        # An emulated gateway starts with an empty outbox, so the count below is this run's.
+        # An emulated gateway starts with an empty outbox: its season, then this run's readings.
         shutil.rmtree(gateway_config.state_dir, ignore_errors=True)
-        start_ms = time.time_ns() // 1_000_000
         ingest = Ingest(ingest_config)
         ingest.start()
         # On a first run ingest has no session at the broker yet: what the gateway publishes
         # before ingest's subscription is confirmed would reach nobody.
         if not ingest.wait_subscribed(30):
             raise DemoError("ingest could not subscribe at the broker (see the log above)")
-        gateway = Gateway(gateway_config)
-        gateway.start()
+        live = Gateway(gateway_config)
+
+        def start_gateway() -> None:  # once its outbox holds the season (see demo_season)
+            nonlocal gateway
+            live.start()
+            gateway = live
+
+        try:
+            season = backfill_season(
+                gateway_config, ingest_config, DEMO_FIELDS, WEATHER_ID, start_ms, start_gateway
+            )
+        except SeasonNotStored as exc:
+            raise DemoError(f"the demo's season was not stored: {exc}") from exc
+        echo(
+            f"Riwayat / history: {season.days} hari / days, {season.readings} pembacaan / "
+            f"readings, {season.records} catatan / records, tersimpan / stored in "
+            f"{season.seconds:.1f} s"
+        )
         alerts = AlertsService(alerts_config)
         alerts.start()
         api = _ApiServer(api_config)
         api.start()
         _introduce(f"http://{api_config.host}:{api_config.port}", people, echo)
         wait(options.duration_s)
-        gateway.stop(drain_timeout_s=20.0)
-        gw_stats = gateway.stats()
+        live.stop(drain_timeout_s=20.0)
+        gw_stats = live.stats()
+        # The gateway's count includes the season it sent first.
+        sent = gw_stats.readings_sent - season.readings
         gateway = None
-        stored = _wait_stored(ingest_config, gw_stats.readings_sent, start_ms)
+        stored = _wait_stored(ingest_config, sent, start_ms)
         ingest_stats = ingest.stats()
         alert_counts = _alert_counts(alerts)
         if options.duration_s is None:
             return None
         return {
             "duration_s": options.duration_s,
-            "readings_sent": gw_stats.readings_sent,
+            "readings_sent": sent,
             "readings_stored": stored,
-            "lost": max(gw_stats.readings_sent - stored, 0),
+            "lost": max(sent - stored, 0),
             "outbox_left": gw_stats.outbox_depth,
             "device_errors": gw_stats.device_errors,
             "ingest": asdict(ingest_stats),
             "alerts": {**alert_counts, "messages_received": inbox.received},
+            "season": asdict(season),
         }
     finally:
         for component in (api, alerts, gateway, ingest):
