@@ -30,7 +30,7 @@ import io
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -274,8 +274,13 @@ def format_local_datetime(value: int | datetime, language: PageLanguage) -> str:
     return f"{shown} {language.zone}"
 
 
-def format_local_date(value: int | datetime, language: PageLanguage, form: str = "medium") -> str:
-    """ "23 Nov 2026" (id), "Nov 23, 2026" (en); ``form`` is babel's short/medium/long/full."""
+def format_local_date(
+    value: int | datetime | date, language: PageLanguage, form: str = "medium"
+) -> str:
+    """ "23 Nov 2026" (id), "Nov 23, 2026" (en); ``form`` is babel's short/medium/long/full.
+    A calendar day (a planting date, a record's day) is shown as it is, with no time zone."""
+    if isinstance(value, date) and not isinstance(value, datetime):
+        return format_date(value, form, locale=language.locale)
     return format_date(_moment(value, language.utc_offset_h), form, locale=language.locale)
 
 
@@ -298,7 +303,9 @@ def _datetime_filter(context: Context, value: int | datetime | None) -> str:
 
 
 @pass_context
-def _date_filter(context: Context, value: int | datetime | None, form: str = "medium") -> str:
+def _date_filter(
+    context: Context, value: int | datetime | date | None, form: str = "medium"
+) -> str:
     return "" if value is None else format_local_date(value, _language_of(context), form)
 
 

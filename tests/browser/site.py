@@ -25,6 +25,7 @@ import math
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 
 import paho.mqtt.client as mqtt
@@ -33,7 +34,9 @@ from sqlalchemy.orm import Session
 
 from alerts.config import EvaluationSettings
 from alerts.evaluator import Evaluator, wall_ms
+from alerts.local_time import local_moment
 from alerts.rules import RuleIn, upsert_rule
+from alerts.water_job import WaterJob
 from api.config import ApiConfig, InfluxSettings
 from ingest.config import AckSettings, BatchSettings, IngestConfig
 from ingest.config import InfluxSettings as IngestInflux
@@ -52,6 +55,7 @@ from registry.directory import (
     upsert_gateway,
     upsert_village,
 )
+from registry.models import Field
 from registry.store import Registry
 from storage.influx import InfluxDB
 from storage.queries import count_readings_since
@@ -230,6 +234,14 @@ def _seed_registry(registry: Registry, now_ms: int) -> None:
                     DeviceIn(gateway_id=gateway_id, id=device_id, kind=kind, field_id=field_id),
                 )
         upsert_rule(session, DRY_RULE)
+        # The village's maize plot: planted two months ago on loam, so its water balance (and
+        # the village summary's water numbers) have a season behind them.
+        today = local_moment(now_ms, 7).date()
+        for field in session.scalars(select(Field).where(Field.village_id == "bumi-agung")):
+            field.latitude, field.elevation_m = -4.5, 60.0
+            if field.id == "ladang-desa":
+                field.planted_on = today - timedelta(days=60)
+                field.soil_texture, field.area_m2 = "loam", 2500.0
         session.commit()
 
 
@@ -315,6 +327,8 @@ def browser_site(stack: Stack, tmp_path: Path) -> Iterator[BrowserSite]:
             registry, influx, EvaluationSettings(), clock=lambda: last_ms + 1000
         ).run_once()
         assert report.opened == len(FIELDS), f"expected a dry-soil alert per field: {report}"
+        # What the alerts service's water thread does every 10 minutes, once.
+        WaterJob(registry, influx, 7).run_once()
         with Session(registry.engine) as session:
             alerts = {a.field_id: a.id for a in session.scalars(select(Alert))}
         config = ApiConfig(

@@ -10,7 +10,7 @@ import html
 import re
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -223,6 +223,8 @@ def test_times_are_local_with_their_zone() -> None:
     assert format_local_date(MOMENT_MS, page_language_for("id"), "long") == "23 November 2026"
     moment = datetime(2026, 11, 22, 23, 10, tzinfo=UTC)
     assert format_local_datetime(moment, page_language_for("id")) == "23 Nov 2026 06.10 WIB"
+    # A calendar day (a field's planting date) is that day wherever the site is.
+    assert format_local_date(date(2026, 11, 22), page_language_for("id", 9)) == "22 Nov 2026"
 
 
 def test_template_filters_use_the_pages_language() -> None:
