@@ -22,7 +22,9 @@ from grafana_foundation_sdk.models.dashboard import (
 
 from agronomy.crops import CROPS
 from agronomy.moisture import WATERLOGGED, crop_limits
+from agronomy.paddy import PaddySettings
 from dashboards.influxql import datasource_ref
+from storage.rollups import StorageLayout
 from storage.schema import (
     DAILY_MEASUREMENT,
     DEVICE_HEALTH,
@@ -31,6 +33,7 @@ from storage.schema import (
     MEASUREMENT,
     ROLLUP_RETENTION_POLICY,
 )
+from storage.water_days import WATER_MEASUREMENT
 from telemetry.quantities import QUANTITIES
 
 # The catalogue's wire units as Grafana unit ids; units Grafana lacks get a custom suffix.
@@ -51,6 +54,7 @@ GRAFANA_UNITS: dict[str, str] = {
 RAW = f'"{MEASUREMENT}"'
 HOURLY = f'"{ROLLUP_RETENTION_POLICY}"."{HOURLY_MEASUREMENT}"'
 DAILY = f'"{ROLLUP_RETENTION_POLICY}"."{DAILY_MEASUREMENT}"'
+WATER = f'"{ROLLUP_RETENTION_POLICY}"."{WATER_MEASUREMENT}"'
 GATEWAYS = f'"{GATEWAY_HEALTH}"'
 DEVICES = f'"{DEVICE_HEALTH}"'
 # Readings outside what a sensor can report are left out of charts, as the rollups leave them.
@@ -63,6 +67,14 @@ VILLAGE = "\"village_id\" = '$village'"
 FIELD = "\"field_id\" = '$field'"
 FIELDS = '"field_id" =~ /^$field$/'
 GATEWAY = '"gateway_id" =~ /^$gateway$/'
+
+# Water balance terms (water_1d) are millimetres per local day.
+MM = GRAFANA_UNITS["mm"]
+
+# Where local days start, as the rollups and water_1d have them: the default storage layout
+# (WIB). Only queries that group by days or weeks depend on it (``local_day``, ``local_week``
+# take another offset; ``tani grafana export`` has no option for it yet).
+UTC_OFFSET_H = StorageLayout().utc_offset_h
 
 TAGS = ("tani", "tani-hub")
 FOLDER_UID = "tani-hub"
@@ -86,6 +98,27 @@ PADI_DRY = crop_limits("padi").dry
 PADI_HOT = CROPS["padi"].heat_limit_c
 
 
+# A paddy under safe AWD is irrigated once its water falls this far below the surface (IRRI,
+# agronomy.paddy): the line drawn on the water level chart. A paddy kept ponded is refilled
+# once its water falls below the minimum ponding depth.
+AWD_THRESHOLD = PaddySettings().awd_threshold_mm
+MIN_PONDED = PaddySettings().min_ponded_mm
+
+
+def local_day(utc_offset_h: int = UTC_OFFSET_H) -> str:
+    """``GROUP BY`` time of local days: 1d buckets from local midnight, as the daily rollup."""
+    return f"time(1d, {-utc_offset_h % 24}h)"
+
+
+def local_week(utc_offset_h: int = UTC_OFFSET_H) -> str:
+    """``GROUP BY`` time of local weeks, Monday to Sunday.
+
+    InfluxDB counts buckets from the epoch, a Thursday 00:00 UTC; Monday is 4 days on, and
+    local midnight ``utc_offset_h`` hours before UTC's (89h for WIB).
+    """
+    return f"time(7d, {(4 * 24 - utc_offset_h) % (7 * 24)}h)"
+
+
 def moisture_thresholds() -> dash.ThresholdsConfig:
     """Red below rice's dry threshold, green up to waterlogged, blue above."""
     return (
@@ -107,6 +140,15 @@ def heat_thresholds() -> dash.ThresholdsConfig:
         dash.ThresholdsConfig()
         .mode(ThresholdsMode.ABSOLUTE)
         .steps([Threshold(value=None, color="green"), Threshold(value=PADI_HOT, color="red")])
+    )
+
+
+def water_level_thresholds() -> dash.ThresholdsConfig:
+    """Red below the AWD irrigation level, green above it."""
+    return (
+        dash.ThresholdsConfig()
+        .mode(ThresholdsMode.ABSOLUTE)
+        .steps([Threshold(value=None, color="red"), Threshold(value=AWD_THRESHOLD, color="green")])
     )
 
 

@@ -1,8 +1,9 @@
-"""The field dashboard (``tani-field``): one field's soil, weather and data quality.
+"""The field dashboard (``tani-field``): one field's soil, weather, crop water and data quality.
 
 Charts of the chosen range read raw readings averaged per Grafana interval; the 30-day panels
 read the daily rollups (``rollup.reading_1d``), which stay when raw readings expire and answer
-a month in 30 rows per series.
+a month in 30 rows per series, and the daily water balance (``rollup.water_1d``,
+:mod:`dashboards.water`).
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from dashboards.common import (
 )
 from dashboards.influxql import InfluxQL
 from dashboards.panels import PanelBuilder, bars, chart, grid, latest, organize
+from dashboards.water import field_water_panels
 from telemetry.quantities import QUANTITIES
 
 UID = "tani-field"
@@ -178,7 +180,9 @@ def field_dashboard() -> Dashboard:
         .uid(UID)
         .description(
             "One field: latest conditions, soil and weather over the chosen range, daily "
-            "rollups over 30 days, and how many readings arrived, by quality."
+            "rollups over 30 days, the crop's daily water balance (ET0, ETc, rain, irrigation, "
+            "root-zone depletion against RAW, paddy water level) over 30 days, and how many "
+            "readings arrived, by quality."
         )
         .tags(list(TAGS))
         .time("now-24h", "now")
@@ -225,6 +229,9 @@ def field_dashboard() -> Dashboard:
             )
         )
     for panel in _rain_panels():
+        builder = builder.with_panel(panel)
+    builder = builder.with_row(dash.Row("Air tanaman / Crop water"))
+    for panel in field_water_panels():
         builder = builder.with_panel(panel)
     builder = builder.with_row(dash.Row("Mutu data"))
     for panel in _quality_panels():

@@ -132,6 +132,31 @@ def latest(
     )
 
 
+def number(
+    title: str,
+    description: str,
+    query: InfluxQL,
+    unit: str,
+    thresholds: dash.ThresholdsConfig,
+    *,
+    width: int = 6,
+) -> stat.Panel:
+    """One value (a count, a sum) big, coloured by ``thresholds``, without a sparkline."""
+    return (
+        stat.Panel()
+        .title(title)
+        .description(description)
+        .datasource(datasource_ref())
+        .with_target(query.ref_id("A"))
+        .unit(unit)
+        .thresholds(thresholds)
+        .graph_mode(BigValueGraphMode.NONE)
+        .reduce_options(common_builders.ReduceDataOptions().calcs(["lastNotNull"]).values(False))
+        .span(width)
+        .height(4)
+    )
+
+
 def time_since(title: str, description: str, query: InfluxQL, *, width: int = 6) -> stat.Panel:
     """How long ago the last row of the query was (its time column shown as "5 minutes ago")."""
     return (

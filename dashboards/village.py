@@ -29,6 +29,7 @@ from dashboards.common import (
 )
 from dashboards.influxql import InfluxQL
 from dashboards.panels import bars, chart, grid, note, organize, pivot, unit_override
+from dashboards.water import village_water_panels
 from telemetry.quantities import QUANTITIES
 
 UID = "tani-village"
@@ -94,7 +95,8 @@ def village_dashboard(api_url: str = DEFAULT_API_URL) -> Dashboard:
         dash.Dashboard("Desa: $village")
         .uid(UID)
         .description(
-            "All fields of a village: soil moisture per field, daily rainfall, the latest "
+            "All fields of a village: soil moisture per field, the fields needing water today "
+            "and their water balance, ET0 and rain per week, daily rainfall, the latest "
             "values, and readings flagged bad. Alerts are kept in Tani Hub's registry database "
             "(SQLite/PostgreSQL), which Grafana does not read: the alerts panel links to the "
             "API's /peringatan page."
@@ -126,7 +128,11 @@ def village_dashboard(api_url: str = DEFAULT_API_URL) -> Dashboard:
                 width=24,
             )
         )
-        .with_panel(
+    )
+    for panel in village_water_panels():
+        builder = builder.with_panel(panel)
+    builder = (
+        builder.with_panel(
             bars(
                 "Curah hujan harian per lahan",
                 "Rainfall per field and local day (mm), from the daily rollup "

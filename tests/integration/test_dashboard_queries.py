@@ -2,8 +2,10 @@
 
 Emulated soil probe and weather station -> gateway (health report every second) -> Mosquitto ->
 ingest -> influxd of the ``stack``; then the rollup job, as ingest runs it, so the panels that
-read ``rollup.reading_1h``/``reading_1d`` have rows; and one reading flagged bad, written as
-ingest writes it, for the panel that counts them (a healthy emulated site sends none).
+read ``rollup.reading_1h``/``reading_1d`` have rows; one reading flagged bad, written as
+ingest writes it, for the panel that counts them (a healthy emulated site sends none); and ten
+days of water balance (``rollup.water_1d``) for the crop water panels, written as the alerts
+service's water job writes them, whose panels must answer exactly the values written.
 
 Grafana cannot run here, so the test does what Grafana does before InfluxDB sees a query:
 template variables interpolated as its InfluxDB data source does (a single-value variable as
@@ -19,17 +21,20 @@ import re
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import date, datetime, timedelta, timezone
 from typing import Any
 
 import pytest
 
 from dashboards.catalog import all_dashboard_json
+from dashboards.common import UTC_OFFSET_H
 from registry.store import (
     DevicePlacement,
 )
 from storage.influx import InfluxDB
 from storage.rollups import Rollup, StorageLayout
 from storage.schema import reading_line
+from storage.water_days import WaterDay, write_water_days
 from tani.stack import Stack
 from telemetry.quantities import QUANTITIES
 from telemetry.reading import Quality, Reading
@@ -42,6 +47,14 @@ VILLAGE = "desa-dasbor"
 FIELD = "sawah-dasbor"
 GATEWAY = "gw-dasbor"
 DATABASE = "tani_dashboards"
+# Water balance only (no readings): fields of the same village, and one of another village.
+DRYLAND = "ladang-dasbor"
+ORCHARD = "kebun-dasbor"
+# Balanced until yesterday (say, taken out of the registry): it needed water then.
+STALE = "kebun-lama"
+ELSEWHERE = ("desa-lain", "sawah-lain")
+WATER_DAYS = 10
+_LOCAL = timezone(timedelta(hours=UTC_OFFSET_H))
 # A panel about 800 px wide: the data points Grafana asks for.
 MAX_DATA_POINTS = 800
 _UNITS_MS = {"ms": 1, "s": 1000, "m": 60_000, "h": 3_600_000, "d": 86_400_000, "w": 604_800_000}
@@ -82,9 +95,62 @@ _ROUNDED = (
 
 @dataclass
 class Site:
-    """The database the pipeline filled."""
+    """The database the pipeline filled, and the water balance days written into it."""
 
     influx: InfluxDB
+    water: list[WaterDay]
+
+
+def _local_midnight_ms(day: date) -> int:
+    return int(datetime(day.year, day.month, day.day, tzinfo=_LOCAL).timestamp() * 1000)
+
+
+def _water_days(now_ms: int) -> list[WaterDay]:
+    """Ten local days up to today, as the water job writes them: ``needs_water`` on today's
+    point (and on the day before for one field, as yesterday's run left it); one field's days
+    end yesterday.
+
+    The dashboard's field carries the root-zone terms and a paddy water level both, so that
+    every panel of the one-field dashboard has data; a real field has one or the other.
+    """
+    today = datetime.fromtimestamp(now_ms / 1000, _LOCAL).date()
+    days: list[WaterDay] = []
+    for back in range(WATER_DAYS - 1, -1, -1):
+        day_ms = _local_midnight_ms(today - timedelta(days=back))
+        et0 = 3.0 + 0.25 * back
+        ours = {
+            "et0_mm": et0,
+            "etc_mm": 1.2 * et0,
+            "etc_adj_mm": 0.9 * et0,
+            "rain_mm": [0.0, 2.5, 12.0][back % 3],
+            "effective_rain_mm": [0.0, 0.0, 9.0][back % 3],
+            "irrigation_mm": 20.0 if back % 4 == 1 else 0.0,
+            "depletion_mm": 5.0 + 3.0 * back,
+            "raw_mm": 27.5,
+            "taw_mm": 55.0 + 0.5 * back,
+            "water_level_mm": 40.0 - 25.0 * back,
+            "moisture_pct": 31.0,
+        }
+        dryland = {"et0_mm": 5.0, "rain_mm": 1.0, "depletion_mm": 20.0, "raw_mm": 30.0}
+        orchard = {"et0_mm": 7.0, "rain_mm": 4.0}
+        if back == 0:
+            ours["needs_water"] = 1
+            dryland["needs_water"] = 0
+            orchard["needs_water"] = 1
+        if back == 1:
+            dryland["needs_water"] = 1
+        days += [
+            WaterDay(FIELD, VILLAGE, "padi", day_ms, ours),
+            WaterDay(DRYLAND, VILLAGE, "jagung", day_ms, dryland),
+            WaterDay(ORCHARD, VILLAGE, "kopi", day_ms, orchard),
+            WaterDay(
+                ELSEWHERE[1], ELSEWHERE[0], "padi", day_ms, {"et0_mm": 99.0, "needs_water": 1}
+            ),
+        ]
+        if back >= 1:
+            stale = {"et0_mm": 6.0} | ({"needs_water": 1} if back == 1 else {})
+            days.append(WaterDay(STALE, VILLAGE, "kopi", day_ms, stale))
+    return days
 
 
 def _health_points(influx: InfluxDB, measurement: str) -> list[dict[str, Any]]:
@@ -122,8 +188,10 @@ def site(stack: Stack, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sit
                 GATEWAY, "soil-1", "soil_moisture", 150.0, "%", now_ms - 1000, Quality.BAD, 0
             )
             influx.write_lines([reading_line(bad, DevicePlacement(FIELD, VILLAGE, "padi"))])
-            Rollup(influx, StorageLayout(utc_offset_h=7)).run_once(now_ms + 1000)
-            yield Site(influx)
+            Rollup(influx, StorageLayout(utc_offset_h=UTC_OFFSET_H)).run_once(now_ms + 1000)
+            water = _water_days(now_ms)
+            write_water_days(influx, water)
+            yield Site(influx, water)
     finally:
         influx.execute(f'DROP DATABASE "{DATABASE}"')
         influx.close()
@@ -252,3 +320,120 @@ def test_the_regex_form_of_a_variable_matches_only_its_values(site: Site) -> Non
     for values, found in (([FIELD], [FIELD]), ([FIELD, "sawah"], [FIELD]), (["sawah"], [])):
         series = site.influx.query(_interpolate(query, {"field": _format(variable, values)}))
         assert sorted(row["value"] for s in series for row in s.rows()) == found
+
+
+def _panel(uid: str, title: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The dashboard and its one panel whose title starts with ``title``."""
+    (dashboard,) = [d for d in all_dashboard_json() if d["uid"] == uid]
+    (panel,) = [p for p in dashboard["panels"] if p["title"].startswith(title)]
+    return dashboard, panel
+
+
+def _answer(site: Site, uid: str, title: str, chosen: dict[str, str]) -> list[Any]:
+    """The series a panel's one query answers, with the variables ``chosen``."""
+    dashboard, panel = _panel(uid, title)
+    (target,) = panel["targets"]
+    start_ms, end_ms = _range(dashboard, panel, time.time_ns() // 1_000_000)
+    query = _macros(_interpolate(target["query"], chosen), panel, start_ms, end_ms)
+    assert not _UNRESOLVED.search(query), query
+    return site.influx.query(query)
+
+
+def _fields(*values: str) -> str:
+    """The village dashboard's multi-value ``$field`` with these fields chosen."""
+    return _format({"multi": True, "includeAll": True}, list(values))
+
+
+@pytest.mark.parametrize(
+    ("title", "columns"),
+    [
+        ("Evapotranspirasi", {"ET0": "et0_mm", "ETc": "etc_mm", "ETc adj": "etc_adj_mm"}),
+        ("Hujan dan irigasi", {"Hujan": "rain_mm", "Irigasi": "irrigation_mm"}),
+        ("Kekurangan air", {"Dr": "depletion_mm", "RAW": "raw_mm", "TAW": "taw_mm"}),
+        ("Muka air", {"Muka air": "water_level_mm"}),
+    ],
+)
+def test_a_fields_crop_water_panels_answer_its_days_as_written(
+    site: Site, title: str, columns: dict[str, str]
+) -> None:
+    """One row per local day at local midnight, the values the water job wrote, and nothing of
+    the village's other fields."""
+    (series,) = _answer(site, "tani-field", title, {"village": VILLAGE, "field": FIELD})
+    written = {day.day_ms: day.values for day in site.water if day.field_id == FIELD}
+    assert len(written) == WATER_DAYS
+    assert {row["time"]: row for row in series.rows()} == {
+        day_ms: {"time": day_ms} | {name: values[key] for name, key in columns.items()}
+        for day_ms, values in written.items()
+    }
+
+
+def test_fields_needing_water_today_count_only_todays_point_of_the_chosen_fields(
+    site: Site,
+) -> None:
+    def count(*fields: str) -> int:
+        (series,) = _answer(
+            site,
+            "tani-village",
+            "Lahan perlu air hari ini",
+            {"village": VILLAGE, "field": _fields(*fields)},
+        )
+        (row,) = series.rows()
+        return int(row["Lahan"])
+
+    # The dryland field needed water yesterday, not today; the stale field's latest point is
+    # yesterday's; the other village's field is left out by the village even when chosen.
+    assert count(FIELD) == 1
+    assert count(DRYLAND) == 0
+    assert count(FIELD, DRYLAND) == 1
+    assert count(FIELD, DRYLAND, ORCHARD, STALE, ELSEWHERE[1]) == 2
+
+
+def test_water_balance_today_has_a_row_per_chosen_field_with_todays_values(site: Site) -> None:
+    title = "Neraca air hari ini"
+    chosen = {"village": VILLAGE, "field": _fields(FIELD, DRYLAND, STALE, ELSEWHERE[1])}
+    series = _answer(site, "tani-village", title, chosen)
+    shown = re.findall(r'last\("(\w+)"\)', _panel("tani-village", title)[1]["targets"][0]["query"])
+    today = max(day.day_ms for day in site.water)
+    expected = {
+        day.field_id: {key: value for key, value in day.values.items() if key in shown}
+        for day in site.water
+        if day.day_ms == today and day.village_id == VILLAGE and day.field_id != ORCHARD
+    }
+    rows = {s.tags["field_id"]: s.rows() for s in series}
+    assert set(rows) == set(expected) == {FIELD, DRYLAND}
+    for field_id, values in expected.items():
+        (row,) = rows[field_id]
+        assert {k: v for k, v in row.items() if k != "time" and v is not None} == values
+
+
+def test_weekly_et0_and_rain_sum_the_daily_mean_over_fields_in_local_weeks_from_monday(
+    site: Site,
+) -> None:
+    chosen = (FIELD, DRYLAND)
+    by_day: dict[int, list[WaterDay]] = {}
+    for day in site.water:
+        if day.village_id == VILLAGE and day.field_id in chosen:
+            by_day.setdefault(day.day_ms, []).append(day)
+    expected: dict[int, list[float]] = {}
+    for day_ms, days in by_day.items():
+        local = datetime.fromtimestamp(day_ms / 1000, _LOCAL).date()
+        week = expected.setdefault(_local_midnight_ms(local - timedelta(local.weekday())), [0, 0])
+        for index, key in enumerate(("et0_mm", "rain_mm")):
+            week[index] += sum(d.values[key] for d in days) / len(days)
+    (series,) = _answer(
+        site,
+        "tani-village",
+        "ET0 dan hujan per minggu",
+        {"village": VILLAGE, "field": _fields(*chosen)},
+    )
+    weeks = {row["time"]: [row["ET0"], row["Hujan"]] for row in series.rows()}
+    assert weeks.keys() == expected.keys()
+    for week_ms, (et0, rain) in weeks.items():
+        start = datetime.fromtimestamp(week_ms / 1000, _LOCAL)
+        assert (start.weekday(), start.hour, start.minute) == (0, 0, 0), start
+        assert (et0, rain) == (
+            pytest.approx(expected[week_ms][0]),
+            pytest.approx(expected[week_ms][1]),
+        )
+    # Ten days touch two or three weeks.
+    assert 2 <= len(weeks) <= 3

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -17,12 +18,14 @@ from grafana_foundation_sdk.models.dashboard import Dashboard, Panel, RowPanel
 from prometheus_client import CollectorRegistry, generate_latest
 from typer.testing import CliRunner
 
+from agronomy.paddy import PaddySettings
 from alerts.default_rules import DEFAULT_RULES, WATERLOGGED
 from alerts.evaluator import EvaluationReport
 from alerts.metrics import AlertsMetrics
 from api.metrics import ApiMetrics
 from api.ttl_cache import TtlCache
 from dashboards.catalog import all_dashboard_json, all_dashboards, dashboard_json
+from dashboards.common import local_day, local_week
 from dashboards.influxql import InfluxQLQuery, ResultFormat, register
 from dashboards.ops import ops_dashboard
 from dashboards.provisioning import influx_datasource, tree
@@ -30,6 +33,7 @@ from ingest.metrics import IngestMetrics
 from ingest.sequences import SequenceAudit
 from ingest.service import IngestStats
 from registry.store import Registry
+from storage.water_days import WATER_FIELDS, WATER_MEASUREMENT
 from tani.cli_grafana import grafana_app
 from telemetry.quantities import QUANTITIES
 from tests.unit.test_alert_delivery import (
@@ -62,11 +66,14 @@ FIELDS = {
     "device_health": {"online", "errors"},
     "rollup.reading_1h": {"mean", "min", "max", "count", "sum"},
     "rollup.reading_1d": {"mean", "min", "max", "count", "sum", "hours"},
+    # storage/water_days.py's own list: the water balance the alerts service writes.
+    f"rollup.{WATER_MEASUREMENT}": set(WATER_FIELDS),
 }
 TAGS = {
     "reading": {"gateway_id", "device_id", "quantity", "field_id", "village_id", "crop"},
     "gateway_health": {"gateway_id"},
     "device_health": {"gateway_id", "device_id"},
+    f"rollup.{WATER_MEASUREMENT}": {"field_id", "village_id", "crop"},
 }
 TAGS["rollup.reading_1h"] = TAGS["rollup.reading_1d"] = TAGS["reading"]
 GRAFANA_UNIT_IDS = {
@@ -224,6 +231,142 @@ def test_queries_use_only_measurements_tags_and_fields_of_the_schema() -> None:
         for alternatives in re.findall(r'"quantity" =~ /\^\(([^)]+)\)\$/', query):
             assert set(alternatives.split("|")) <= set(QUANTITIES), query
         assert "$timeFilter" in query or query.startswith("SHOW TAG VALUES"), query
+
+
+_WATER_SOURCE = f'FROM "rollup"."{WATER_MEASUREMENT}"'
+_MM = "lengthmm"
+
+
+def _water_panels(uid: str) -> dict[str, dict[str, Any]]:
+    """The panels of a dashboard that read water_1d, by title."""
+    return {
+        panel["title"]: panel
+        for panel in _panels(_by_uid()[uid])
+        if any(_WATER_SOURCE in t["query"] for t in panel.get("targets", []))
+    }
+
+
+def _query(panel: dict[str, Any]) -> str:
+    (target,) = panel["targets"]
+    query: str = target["query"]
+    return query
+
+
+def _overrides(panel: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """A panel's per-series settings: {series name: {property: value}}."""
+    return {
+        o["matcher"]["options"]: {p["id"]: p["value"] for p in o["properties"]}
+        for o in panel["fieldConfig"]["overrides"]
+    }
+
+
+def test_field_dashboard_has_a_crop_water_row_of_daily_water_1d_panels() -> None:
+    field = _by_uid()["tani-field"]
+    titles = [p["title"] for p in field["panels"]]
+    row = titles.index("Air tanaman / Crop water")
+    assert field["panels"][row]["type"] == "row"
+    panels = _water_panels("tani-field")
+    # The row holds exactly the water panels, Indonesian / English titles.
+    assert titles[row + 1 : row + 1 + len(panels)] == list(panels)
+    assert len(panels) == 4
+    series = {}
+    for title, panel in panels.items():
+        assert " / " in title
+        query = _query(panel)
+        assert "\"field_id\" = '$field'" in query and "$timeFilter" in query, title
+        # Each point is one local day already: no GROUP BY time cutting days at UTC midnight.
+        assert "GROUP BY" not in query, title
+        assert panel["fieldConfig"]["defaults"]["unit"] == _MM, title
+        assert panel["timeFrom"] == "30d", title
+        assert panel["targets"][0]["alias"] == "$col", title
+        names = re.findall(r'"([a-z_0-9]+)" AS "([^"]+)"', query)
+        series[title.split(" / ")[1]] = dict(names)
+        # Overrides name series as the query's AS names (Grafana's $col) call them.
+        assert set(_overrides(panel)) <= set(dict(names).values()), title
+    assert series == {
+        "Daily evapotranspiration": {"et0_mm": "ET0", "etc_mm": "ETc", "etc_adj_mm": "ETc adj"},
+        "Daily rain and irrigation": {"rain_mm": "Hujan", "irrigation_mm": "Irigasi"},
+        "Root-zone depletion": {"depletion_mm": "Dr", "raw_mm": "RAW", "taw_mm": "TAW"},
+        "Paddy water level": {"water_level_mm": "Muka air"},
+    }
+    rain = panels["Hujan dan irigasi harian / Daily rain and irrigation"]["fieldConfig"]
+    assert rain["defaults"]["custom"]["drawStyle"] == "bars"
+    assert rain["defaults"]["custom"]["stacking"]["mode"] == "normal"
+
+
+def test_depletion_is_drawn_against_raw_dashed_and_taw_faint() -> None:
+    panel = _water_panels("tani-field")["Kekurangan air zona akar / Root-zone depletion"]
+    overrides = _overrides(panel)
+    assert "Dr" not in overrides  # the solid line of the palette
+    assert overrides["RAW"]["custom.lineStyle"]["fill"] == "dash"
+    assert overrides["TAW"]["custom.lineWidth"] == 1
+    assert overrides["TAW"]["color"]["fixedColor"].startswith("rgba(")
+    assert "Above RAW the crop is stressed" in panel["description"]
+    assert "FAO-56 eq. 83-84" in panel["description"]
+
+
+def test_paddy_water_level_draws_the_awd_irrigation_level_of_the_catalogue() -> None:
+    panel = _water_panels("tani-field")["Muka air sawah / Paddy water level"]
+    awd = PaddySettings().awd_threshold_mm
+    assert awd == -150.0  # IRRI's safe AWD: 15 cm below the surface
+    defaults = panel["fieldConfig"]["defaults"]
+    assert [s["value"] for s in defaults["thresholds"]["steps"]] == [None, awd]
+    assert defaults["custom"]["thresholdsStyle"]["mode"] == "dashed"
+    assert f"{awd:g} mm" in panel["description"]
+
+
+def test_village_shows_fields_needing_water_today_and_weekly_et0_and_rain() -> None:
+    panels = _water_panels("tani-village")
+    assert all(" / " in title for title in panels)
+    in_village = '"village_id" = \'$village\' AND "field_id" =~ /^$field$/'
+    assert all(in_village in _query(panel) for panel in panels.values())
+    count = panels["Lahan perlu air hari ini / Fields needing water today"]
+    assert count["type"] == "stat" and count["timeFrom"] == "24h"
+    # Today's point of each field once (last per field), then their sum.
+    assert re.fullmatch(
+        r'SELECT sum\("needs_water"\) AS "Lahan" FROM \(SELECT last\("needs_water"\) AS '
+        r'"needs_water" FROM .* GROUP BY "field_id"\)',
+        _query(count),
+    )
+    steps = count["fieldConfig"]["defaults"]["thresholds"]["steps"]
+    assert [(s["value"], s["color"]) for s in steps] == [(None, "green"), (1, "orange")]
+    today = panels["Neraca air hari ini / Water balance today"]
+    assert today["type"] == "table" and today["timeFrom"] == "24h"
+    columns = _overrides(today)
+    assert columns.pop("Perlu air")["mappings"][0]["options"]["1"]["text"] == "ya"
+    assert set(columns) == {"Dr", "RAW", "TAW", "Muka air", "ETc", "Hujan", "Irigasi"}
+    assert all(settings == {"unit": _MM} for settings in columns.values())
+    weekly = panels["ET0 dan hujan per minggu / Weekly ET0 and rain"]
+    assert weekly["timeFrom"] == "12w"
+    assert weekly["fieldConfig"]["defaults"]["unit"] == _MM
+    query = _query(weekly)
+    # Mean over fields per local day inside, summed per local week outside.
+    assert re.fullmatch(
+        r'SELECT sum\("et0_mm"\) AS "ET0", sum\("rain_mm"\) AS "Hujan" FROM \(SELECT '
+        r'mean\("et0_mm"\) AS "et0_mm", mean\("rain_mm"\) AS "rain_mm" FROM .* GROUP BY '
+        + re.escape(local_day())
+        + r" fill\(none\)\) WHERE \$timeFilter GROUP BY "
+        + re.escape(local_week())
+        + r" fill\(none\)",
+        query,
+    )
+    assert "GROUP BY time(7d, 89h)" in query  # the default layout's WIB
+    assert _overrides(weekly)["ET0"]["custom.drawStyle"] == "line"
+
+
+@pytest.mark.parametrize("utc_offset_h", [7, 8, 9, 0, -5, 14, -12])
+def test_local_days_start_at_local_midnight_and_weeks_on_monday(utc_offset_h: int) -> None:
+    zone = timedelta(hours=utc_offset_h)
+    epoch = datetime(1970, 1, 1, tzinfo=UTC)
+    day = re.fullmatch(r"time\(1d, (\d+)h\)", local_day(utc_offset_h))
+    week = re.fullmatch(r"time\(7d, (\d+)h\)", local_week(utc_offset_h))
+    assert day and week
+    # InfluxDB's buckets start at the epoch plus the offset (mod the interval).
+    day_start = epoch + timedelta(hours=int(day.group(1))) + zone
+    week_start = epoch + timedelta(hours=int(week.group(1))) + zone
+    assert int(day.group(1)) < 24 and int(week.group(1)) < 7 * 24
+    assert (day_start.hour, day_start.minute) == (0, 0)
+    assert (week_start.weekday(), week_start.hour, week_start.minute) == (0, 0, 0)
 
 
 def test_datasource_for_influxdb_2_sends_the_token_header_and_1_a_user() -> None:
