@@ -13,9 +13,9 @@ the last harvest): the stages repeat every 365 days and the season is never over
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from enum import StrEnum
 
 # Root depth on the sowing day. Judgement: seeds and transplants root in about the top
@@ -392,3 +392,24 @@ def crop_day_gdd(
     kc_mid, kc_end = _kc_mid_end(crop, climate)
     stage, kc, root, over = _position(crop, crop.gdd_stages, gdd, kc_mid, kc_end)
     return CropDay(crop.id, day, days, days + 1, stage, kc, root, over)
+
+
+def crop_day_by_heat(
+    crop: Crop,
+    planted_on: date,
+    day: date,
+    mean_temps_c: Mapping[date, float],
+    climate: Climate | None = None,
+) -> CropDay:
+    """The crop's day by heat where its stages follow heat (``crop_day_gdd``), else by the
+    calendar (``crop_day``). Days without a measured mean temperature count
+    ``LAMPUNG_MEAN_TEMP_C``, the value the GDD stage lengths were derived with, so a field
+    without a station runs on calendar days."""
+    if crop.gdd_stages is None or not mean_temps_c:
+        return crop_day(crop, planted_on, day, climate)
+    days = _days_after(crop, planted_on, day)
+    temps = [
+        mean_temps_c.get(planted_on + timedelta(days=n), LAMPUNG_MEAN_TEMP_C)
+        for n in range(days + 1)
+    ]
+    return crop_day_gdd(crop, planted_on, day, temps, climate)

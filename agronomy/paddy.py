@@ -31,12 +31,12 @@ Defaults and sources:
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import date, timedelta
 from enum import StrEnum
 
-from agronomy.crops import Climate, Crop, CropDay, Stage, crop_day
+from agronomy.crops import Climate, Crop, CropDay, Stage, crop_day_by_heat
 from agronomy.water_balance import (
     BalanceInputError,
     DayInput,
@@ -70,6 +70,8 @@ class PaddySettings:
     flowering_window_days: int = 7
     drain_before_harvest_days: int = 10
     climate: Climate | None = None
+    # Daily mean air temperatures: rice's stages follow heat (agronomy.crops.crop_day_by_heat).
+    mean_temps_c: Mapping[date, float] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if not 0.0 < self.drainable_porosity <= 1.0 or self.seepage_percolation_mm < 0:
@@ -160,7 +162,7 @@ def _step(
     history: Sequence[PaddyDayState],
     settings: PaddySettings,
 ) -> PaddyDayState:
-    cd = crop_day(crop, planted_on, inp.day, settings.climate)
+    cd = crop_day_by_heat(crop, planted_on, inp.day, settings.mean_temps_c, settings.climate)
     et0, et0_source = resolve_et0(inp.et0_mm, history, inp.day)
     etc = cd.kc * et0
     rain_missing = inp.rain_mm is None or inp.rain_mm < 0

@@ -17,21 +17,23 @@ Each day, FAO-56 eq. 85 with capillary rise 0 (Lampung's upland water tables are
   daily increments are good but its ET0 and rain errors accumulate without bound, while a
   calibrated probe's error is bounded (about 0.03 m3/m3, METER TEROS 12 datasheet); w < 1
   damps a noisy probe. The model carries on from there; ``correction_mm`` keeps the accounts
-  closed. One probe is taken to stand for the whole root zone.
+  closed. One probe is taken to stand for the whole root zone. On a day with recorded
+  irrigation the probe may only make the root zone wetter: its daily mean is mostly of
+  readings taken before the water was given.
 * Missing ET0: the mean of the measured ET0 of the previous 7 days, else ``LAMPUNG_ET0_MM``;
   missing rain counts as 0. Both are counted, for the advice's confidence.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import date, timedelta
 from enum import StrEnum
 from itertools import pairwise
 from typing import Protocol
 
-from agronomy.crops import Climate, Crop, Stage, crop_day, p_adjusted
+from agronomy.crops import Climate, Crop, Stage, crop_day_by_heat, p_adjusted
 from agronomy.soils import (
     UNCALIBRATED,
     ProbeCalibration,
@@ -101,6 +103,9 @@ class BalanceSettings:
     heavy_rain_mm: float = HEAVY_RAIN_MM
     adjust_p: bool = True  # p for the day's ETc (FAO-56 Table 22 footnote)
     climate: Climate | None = None  # adjusts Kc mid/end (FAO-56 eq. 62)
+    # Daily mean air temperatures from the station: crops whose stages follow heat (padi,
+    # jagung, kedelai) advance by growing degree days (agronomy.crops.crop_day_by_heat).
+    mean_temps_c: Mapping[date, float] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if not 0.0 < self.probe_weight <= 1.0 or not 0.0 <= self.runoff_fraction <= 1.0:
@@ -214,7 +219,7 @@ def _step(
     history: Sequence[DayState],
     settings: BalanceSettings,
 ) -> DayState:
-    cd = crop_day(crop, planted_on, inp.day, settings.climate)
+    cd = crop_day_by_heat(crop, planted_on, inp.day, settings.mean_temps_c, settings.climate)
     zr = cd.root_depth_m
     taw = taw_mm(soil, zr)
     et0, et0_source = resolve_et0(inp.et0_mm, history, inp.day)
@@ -243,6 +248,11 @@ def _step(
         measured = depletion_from_moisture(soil, probe, zr)  # eq. 87
         dr = dr_model + settings.probe_weight * (measured - dr_model)
         source, since = Source.PROBE, 0
+        if inp.irrigation_mm > 0 and dr > dr_model:
+            # The day's probe value is a daily mean, mostly of readings taken before the
+            # water was given: on an irrigation day it may make the root zone wetter than
+            # the model, never drier (the farmer who just watered is not told to water).
+            dr, source = dr_model, Source.MODEL
     return DayState(
         day=inp.day,
         days_after_planting=cd.days_after_planting,
@@ -323,7 +333,7 @@ def run_balance(
         missing_et0 += state.et0_source is not Et0Source.MEASURED
         missing_rain += state.rain_missing
         probe_days += state.source is Source.PROBE
-        rejected += inp.probe_raw_pct is not None and state.source is not Source.PROBE
+        rejected += inp.probe_raw_pct is not None and state.probe_pct is None
     return BalanceRun(tuple(states), missing_et0, missing_rain, probe_days, rejected)
 
 

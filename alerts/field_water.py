@@ -179,6 +179,20 @@ def _et0(
         return None
 
 
+def _mean_temps(
+    days: _VillageDays, station: tuple[str, tuple[str, str]] | None
+) -> dict[date, float]:
+    """The station's daily mean air temperature on its full days (growing degree days)."""
+    if station is None:
+        return {}
+    placed, device = station
+    return {
+        day: stats.mean
+        for day, stats in days.of(placed, device, "air_temperature").items()
+        if (stats.hours or 0) >= FULL_DAY_HOURS
+    }
+
+
 def _rain(
     days: _VillageDays, field_id: str, station: tuple[str, tuple[str, str]] | None
 ) -> dict[date, float]:
@@ -270,13 +284,14 @@ def _field_water(
         )
         day += timedelta(days=1)
     area = field.area_m2
+    temps = _mean_temps(days, station)
     if crop.ponded:
         mode = PaddyMode.CONTINUOUS if field.water_regime == "flooded" else PaddyMode.AWD
-        settings = PaddySettings(mode=mode)
+        settings = PaddySettings(mode=mode, mean_temps_c=temps)
         paddy = run_paddy(crop, planted, inputs, settings=settings)
         advice = paddy_advice(crop, planted, paddy, area, settings)
         return FieldWater(field.id, crop, soil, advice, None, paddy=paddy)
-    balance_settings = BalanceSettings()
+    balance_settings = BalanceSettings(mean_temps_c=temps)
     run = run_balance(crop, soil, planted, inputs, settings=balance_settings)
     advice = root_zone_advice(crop, soil, planted, run, area, balance_settings)
     return FieldWater(field.id, crop, soil, advice, None, root_zone=run)

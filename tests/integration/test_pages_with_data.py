@@ -185,10 +185,10 @@ def test_village_office_summary_matches_the_api(site: Site) -> None:
         params={"period": "week", "start": last_week.isoformat()},
         headers={"Authorization": f"Bearer {site.tokens['desa1']}"},
     ).json()
-    rows = {
-        match.group(1): match.group(2)
-        for match in re.finditer(r'<a href="/lahan/([a-z-]+)">.*?</a>(.*?)</tr>', page.text, re.S)
-    }
+    table = re.search(r'<table id="ringkasan".*?</table>', page.text, re.S)
+    assert table is not None
+    row_pattern = r'<a href="/lahan/([a-z-]+)">.*?</a>(.*?)</tr>'
+    rows = {m.group(1): m.group(2) for m in re.finditer(row_pattern, table.group(0), re.S)}
     for field in api["fields"]:
         cells = re.findall(r"<td[^>]*>([^<]*)</td>", rows[field["field_id"]])
         moisture = field["soil_moisture"]

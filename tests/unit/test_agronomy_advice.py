@@ -98,6 +98,18 @@ def test_a_probe_reading_makes_the_advice_probe_based() -> None:
     assert advice.action is Action.NOT_NEEDED  # the probe says the model was too dry
 
 
+def test_irrigation_recorded_today_counts_although_the_probe_mean_is_still_dry() -> None:
+    days = _season(12)
+    dry_probe = 13.0  # today's mean: mostly readings from before the watering
+    days[-1] = DayInput(days[-1].day, 5.0, 0.0, irrigation_mm=90.0, probe_raw_pct=dry_probe)
+    run = run_balance(MAIZE, LOAM, PLANTED, days)
+    assert run.last.depletion_mm == pytest.approx(0.0, abs=0.01)
+    assert root_zone_advice(MAIZE, LOAM, PLANTED, run, AREA_M2).action is Action.NOT_NEEDED
+    # A wet probe on an irrigation day still counts (it saw the water arrive).
+    days[-1] = DayInput(days[-1].day, 5.0, 0.0, irrigation_mm=20.0, probe_raw_pct=24.0)
+    assert run_balance(MAIZE, LOAM, PLANTED, days).last.depletion_mm == pytest.approx(10.0)
+
+
 def test_days_without_a_station_are_counted() -> None:
     days = _season(12)
     for n in (-1, -2, -3):

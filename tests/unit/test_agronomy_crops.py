@@ -15,6 +15,7 @@ from agronomy.crops import (
     UnknownCropError,
     crop,
     crop_day,
+    crop_day_by_heat,
     crop_day_gdd,
     growing_degree_days,
     kc_adjusted,
@@ -193,3 +194,19 @@ def test_gdd_needs_stages_and_enough_temperatures() -> None:
         crop_day_gdd(crop("singkong"), PLANTED, on(5), [27.0] * 5)
     with pytest.raises(GrowingDegreeDaysError, match="missing days"):
         crop_day_gdd(crop("jagung"), PLANTED, on(5), [27.0] * 4)
+
+
+def test_a_hot_spell_moves_maize_on_by_heat_and_no_station_keeps_the_calendar() -> None:
+    maize = CROPS["jagung"]
+    planted = date(2026, 9, 1)
+    day = planted + timedelta(days=40)
+    calendar = crop_day(maize, planted, day)
+    assert crop_day_by_heat(maize, planted, day, {}) == calendar
+    # 30 degC every day: 20 GDD a day (base 10) where the stages were set at 17 (27 degC).
+    hot = {planted + timedelta(days=n): 30.0 for n in range(41)}
+    by_heat = crop_day_by_heat(maize, planted, day, hot)
+    assert by_heat.stage is Stage.DEVELOPMENT and by_heat.kc > calendar.kc
+    assert by_heat.root_depth_m > calendar.root_depth_m
+    # Coffee's stages do not follow heat: the calendar, whatever the weather.
+    coffee = CROPS["kopi"]
+    assert crop_day_by_heat(coffee, planted, day, hot) == crop_day(coffee, planted, day)
