@@ -25,11 +25,24 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from agronomy.advice import Advice, paddy_advice, root_zone_advice
-from agronomy.crops import CROPS, Crop
+from agronomy.crops import CROPS, BeforePlantingError, Crop, GrowingDegreeDaysError
 from agronomy.et0 import DailyInputs, ET0InputError, daily_et0
 from agronomy.paddy import PaddyMode, PaddyRun, PaddySettings, run_paddy
-from agronomy.soils import ProbeCalibration, Soil, SoilError, field_soil
-from agronomy.water_balance import BalanceRun, BalanceSettings, DayInput, run_balance
+from agronomy.soils import (
+    CalibrationError,
+    ProbeCalibration,
+    Soil,
+    SoilError,
+    UnknownSoilError,
+    field_soil,
+)
+from agronomy.water_balance import (
+    BalanceInputError,
+    BalanceRun,
+    BalanceSettings,
+    DayInput,
+    run_balance,
+)
 from alerts.local_time import local_midnight_ms
 from registry.models import Field
 from registry.records import ProbeCalibration as StoredCalibration
@@ -53,7 +66,8 @@ class NoAdvice(StrEnum):
     NO_CROP = "no_crop"  # record a planting
     UNKNOWN_CROP = "unknown_crop"  # the crop is not in agronomy.crops
     NOT_PLANTED = "not_planted"  # no planting date, or it is in the future
-    BAD_SOIL = "bad_soil"  # the registry's sand/clay cannot be used
+    BAD_SOIL = "bad_soil"  # the registry's soil (texture, sand/clay) cannot be used
+    INCONSISTENT = "inconsistent"  # the records contradict each other (logged with the reason)
 
 
 @dataclass(frozen=True, slots=True)
@@ -229,10 +243,23 @@ def _calibrations(session: Session) -> dict[tuple[str, str], ProbeCalibration]:
     rows = session.scalars(
         select(StoredCalibration).where(StoredCalibration.quantity == "soil_moisture")
     )
-    return {
-        (row.gateway_id, row.device_id): ProbeCalibration(offset=row.offset, scale=row.scale)
-        for row in rows
-    }
+    found = {}
+    for row in rows:
+        try:
+            found[(row.gateway_id, row.device_id)] = ProbeCalibration(
+                offset=row.offset, scale=row.scale
+            )
+        except CalibrationError as exc:
+            # Read as the factory set it rather than through a calibration that cannot be.
+            log.warning(
+                "probe calibration not usable",
+                extra={
+                    "gateway_id": row.gateway_id,
+                    "device_id": row.device_id,
+                    "reason": str(exc),
+                },
+            )
+    return found
 
 
 def _field_water(
@@ -250,12 +277,14 @@ def _field_water(
         else NoAdvice.UNKNOWN_CROP
         if crop is None
         else NoAdvice.NOT_PLANTED
-        if not crop.perennial and (field.planted_on is None or field.planted_on > today)
+        if (field.planted_on is None and not crop.perennial)
+        or (field.planted_on is not None and field.planted_on > today)
         else None
     )
     try:
         soil = field_soil(field.soil_texture, field.sand_pct, field.clay_pct)
-    except SoilError:
+    except (SoilError, UnknownSoilError) as exc:
+        log.warning("field soil not usable", extra={"field_id": field.id, "reason": str(exc)})
         return FieldWater(field.id, crop, None, None, reason or NoAdvice.BAD_SOIL)
     if crop is None or reason is not None:
         return FieldWater(field.id, crop, soil, None, reason)
@@ -283,8 +312,23 @@ def _field_water(
             )
         )
         day += timedelta(days=1)
+    try:
+        return _balanced(field, crop, soil, planted, inputs, _mean_temps(days, station))
+    except (BalanceInputError, BeforePlantingError, GrowingDegreeDaysError) as exc:
+        # A page, a summary or the water job must go on for the other fields.
+        log.warning("field not balanced", extra={"field_id": field.id, "reason": str(exc)})
+        return FieldWater(field.id, crop, soil, None, NoAdvice.INCONSISTENT)
+
+
+def _balanced(
+    field: Field,
+    crop: Crop,
+    soil: Soil,
+    planted: date,
+    inputs: list[DayInput],
+    temps: dict[date, float],
+) -> FieldWater:
     area = field.area_m2
-    temps = _mean_temps(days, station)
     if crop.ponded:
         mode = PaddyMode.CONTINUOUS if field.water_regime == "flooded" else PaddyMode.AWD
         settings = PaddySettings(mode=mode, mean_temps_c=temps)

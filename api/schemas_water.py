@@ -59,5 +59,5 @@ class FieldWaterPublic(BaseModel):
     crop: str | None
     soil: SoilPublic | None
     advice: AdvicePublic | None
-    no_advice: Literal["no_crop", "unknown_crop", "not_planted", "bad_soil"] | None
+    no_advice: Literal["no_crop", "unknown_crop", "not_planted", "bad_soil", "inconsistent"] | None
     days: list[WaterDayPublic]
