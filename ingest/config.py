@@ -82,6 +82,8 @@ class BatchSettings(_Section):
     max_readings: int = Field(default=5000, ge=1)
     # Writes in flight at once; InfluxDB uses more of its cores with two or more.
     writers: int = Field(default=2, ge=1, le=8)
+    # A batch is written as soon as no message waits (see Ingest._collect); this only caps how
+    # long a stream that never pauses is gathered into one write.
     max_delay_s: float = Field(default=0.5, gt=0)
     retry_max_s: float = Field(default=30.0, gt=0)
 

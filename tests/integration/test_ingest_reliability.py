@@ -648,3 +648,18 @@ def _cli(*args: str) -> str:
         text=True,
         check=True,
     ).stdout
+
+
+def test_a_lone_message_is_written_at_once_not_after_the_batch_delay(
+    stack: Stack, tmp_path: Path, names: tuple[str, str, str]
+) -> None:
+    # max_delay_s only caps a stream that never pauses: a message alone is written as soon as
+    # nothing else waits behind it (it used to wait the whole delay for company).
+    def slow_cap(config: IngestConfig) -> IngestConfig:
+        return config.model_copy(update={"batch": BatchSettings(max_delay_s=20.0)})
+
+    with _running(stack, tmp_path, names, slow_cap) as (_, _, stream, influx):
+        sent = time.monotonic()
+        stream.publish(stream.readings(3))
+        _assert_exactly_once(influx, stream, timeout=15)
+        assert time.monotonic() - sent < 10
