@@ -57,6 +57,8 @@ FULL_DAY_HOURS = 20  # judgement: a station that missed more than 4 hours missed
 # A perennial's (or an undated) balance starts this many days back, at field capacity: long
 # enough for the start to be forgotten (a root zone turns over in a few weeks of ETc).
 LOOKBACK_DAYS = 120
+# Up to this many fields of a village name their fields in the query; more read all probes.
+FEW_FIELDS = 20
 W_M2_TO_MJ_DAY = 0.0864  # mean W/m2 over a day -> MJ/m2/day (86,400 s / 1e6)
 
 
@@ -365,6 +367,8 @@ def fields_water(
             village_id,
             local_midnight_ms(first, utc_offset_h),
             local_midnight_ms(today + timedelta(days=1), utc_offset_h),
+            # A page's one field reads its own probes; a whole village reads them all.
+            only_fields=[f.id for f in placed] if len(placed) <= FEW_FIELDS else None,
         )
         days = _VillageDays(series, utc_offset_h)
         # A field without coordinates takes its village's: ET0 barely changes over a village.

@@ -7,7 +7,7 @@ wrong ones. Days start at local midnight (``reading_1d``'s time).
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from storage.influx import InfluxDB
@@ -27,13 +27,28 @@ BALANCE_QUANTITIES = (
 )
 
 
-def _query(quantities: Iterable[str]) -> str:
+# Quantities measured in a field for that field alone; the others (the weather) serve every
+# field of the village.
+FIELD_QUANTITIES = frozenset({"soil_moisture"})
+
+
+def _query(quantities: Iterable[str], n_fields: int | None) -> str:
     # Quantity names come from the catalogue (checked), never from a request: safe to inline.
+    # Field ids are bound parameters ($f0, $f1, ...).
     names = sorted(set(quantities))
     unknown = [name for name in names if name not in QUANTITIES]
     if unknown or not names:
         raise ValueError(f"not catalogue quantities: {unknown or 'none given'}")
-    wanted = " OR ".join(f"\"quantity\" = '{name}'" for name in names)
+    shared = [name for name in names if n_fields is None or name not in FIELD_QUANTITIES]
+    own = [name for name in names if n_fields is not None and name in FIELD_QUANTITIES]
+    terms = [f"\"quantity\" = '{name}'" for name in shared]
+    if own and n_fields:
+        fields = " OR ".join(f'"field_id" = $f{n}' for n in range(n_fields))
+        kinds = " OR ".join(f"\"quantity\" = '{name}'" for name in own)
+        terms.append(f"(({kinds}) AND ({fields}))")
+    if not terms:
+        raise ValueError("no quantity left to read: give a field for the field quantities")
+    wanted = " OR ".join(terms)
     return (
         f'SELECT "mean", "min", "max", "count", "sum", "hours" FROM "{_RP}"."{DAILY_MEASUREMENT}"'
         ' WHERE "village_id" = $village_id'
@@ -71,15 +86,21 @@ def village_days(
     start_ms: int,
     end_ms: int,
     quantities: Iterable[str] = BALANCE_QUANTITIES,
+    *,
+    only_fields: Sequence[str] | None = None,
 ) -> dict[SeriesKey, dict[int, DayStats]]:
     """{series: {local midnight (epoch ms): that day's statistics}} of the village over
-    [start, end), for ``quantities``. Raises ``InfluxError`` if InfluxDB fails."""
-    query = _query(quantities)
+    [start, end), for ``quantities``; with ``only_fields``, the field quantities (soil
+    moisture) of those fields only, so one field's page does not read the whole village's
+    probes. Raises ``InfluxError`` if InfluxDB fails."""
+    query = _query(quantities, None if only_fields is None else len(only_fields))
     params: dict[str, str | int | float] = {
         "village_id": village_id,
         "start_ms": start_ms,
         "end_ms": end_ms,
     }
+    for n, field_id in enumerate(only_fields or ()):
+        params[f"f{n}"] = field_id
     result: dict[SeriesKey, dict[int, DayStats]] = {}
     for series in influx.query(query, params):
         key = SeriesKey(

@@ -25,6 +25,7 @@ from registry.alerting import AlertState, RuleKind
 from registry.models import Field
 from registry.people import User
 from registry.records import FieldRecord, RecordKind
+from storage.field_days import village_days
 from storage.rollups import Rollup, StorageLayout
 from storage.water_days import village_water_days
 from tani.stack import Stack
@@ -165,3 +166,9 @@ def test_the_water_job_stores_each_day_for_dashboards_and_summaries(
         assert all(values["et0_mm"] > 0 and values["raw_mm"] > 0 for _, values in days)
         # Later runs rewrite the last two weeks only.
         assert job.run_once() == 15
+        # One field's page reads that field's probes (and the village's weather) only.
+        window = (site.influx, "bumi-agung", start, now + DAY_MS)
+        own = village_days(*window, only_fields=["sawah-budi"])
+        other = village_days(*window, only_fields=["sawah-lain"])
+        assert any(k.quantity == "soil_moisture" for k in own)
+        assert not any(k.quantity == "soil_moisture" for k in other)
