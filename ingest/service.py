@@ -27,6 +27,7 @@ from ingest.acks import AckGatherer
 from ingest.config import IngestConfig
 from ingest.consumer import InboundMessage, MqttConsumer
 from ingest.deadletters import DeadLetters
+from ingest.lines import LineMaker
 from ingest.metrics import IngestMetrics
 from ingest.quarantine import Quarantine, replay_registered
 from ingest.sequences import DuplicateCounter, SequenceAudit, audit
@@ -36,7 +37,14 @@ from storage.influx import InfluxError, InfluxMisconfigured, InfluxRejected, Inf
 from storage.rollups import Rollup, StorageLayout
 from storage.schema import HealthError, health_lines, reading_line
 from storage.writers import InfluxWriter
-from telemetry.codec import ForgedPayloadError, PayloadError, decode_batch
+from telemetry.codec import (
+    ForgedPayloadError,
+    PayloadError,
+    RejectedRow,
+    decode_batch,
+    decode_rows,
+    is_binary,
+)
 from telemetry.reading import Reading
 from telemetry.topics import HEALTH, STATUS, TopicError, parse_topic
 
@@ -60,6 +68,18 @@ class IngestStats:
     dead_letters: int = 0
     write_retries: int = 0
     rejected_by_reason: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class _Decoded:
+    """One batch message decoded: its lines, and what its handling needs besides."""
+
+    lines: list[str]
+    settled: list[int]  # sequence numbers of its valid rows (stored or held)
+    stored: list[int]  # those of them written to InfluxDB
+    rejected: list[RejectedRow]
+    impossible: int  # values stored as bad: no sensor can report them
+    oldest_ms: int | None  # the oldest trusted time written (for the rollups)
 
 
 @dataclass(slots=True)
@@ -418,23 +438,22 @@ class Ingest:
             except HealthError as exc:
                 return self._dead(message, "malformed_health", str(exc), topic.gateway_id)
         try:
-            batch = decode_batch(message.payload, topic.gateway_id)
+            decoded = self._lines_of(message.payload, topic.gateway_id)
         except ForgedPayloadError as exc:
             # The broker ACL should have refused this; never trust a payload's own claim.
             return self._dead(message, "forged_gateway", str(exc), topic.gateway_id)
         except PayloadError as exc:
             return self._dead(message, "malformed_payload", str(exc), topic.gateway_id)
-        settled = [r.seq for r in batch.readings]
-        if batch.rejected:
-            detail = "; ".join(f"row {r.index}: {r.reason}" for r in batch.rejected[:20])
+        settled = list(decoded.settled)
+        if decoded.rejected:
+            detail = "; ".join(f"row {r.index}: {r.reason}" for r in decoded.rejected[:20])
             self._dead(message, "invalid_readings", detail, topic.gateway_id)
-            settled.extend(r.seq for r in batch.rejected if r.seq is not None)
+            settled.extend(r.seq for r in decoded.rejected if r.seq is not None)
             with self._lock:
-                self._stats.readings_rejected += len(batch.rejected)
-        readings, impossible = enforce_physical_limits(batch.readings)
-        if impossible:
+                self._stats.readings_rejected += len(decoded.rejected)
+        if decoded.impossible:
             with self._lock:
-                self._stats.readings_impossible += impossible
+                self._stats.readings_impossible += decoded.impossible
             # A broken sensor sends them with every message: say so once per gateway, and
             # again only after an hour (the counter in the metrics keeps the whole count).
             now = time.monotonic()
@@ -443,23 +462,47 @@ class Ingest:
                 log.warning(
                     "physically impossible values stored as bad (a sensor or its gateway "
                     "misreports; counted in tani_ingest_readings_impossible)",
-                    extra={"gateway_id": topic.gateway_id, "readings": impossible},
+                    extra={"gateway_id": topic.gateway_id, "readings": decoded.impossible},
                 )
-        placements = self._current_placements()
-        readings = self._hold_unknown(topic.gateway_id, readings)
-        lines = [reading_line(r, placements.get((r.gateway_id, r.device_id))) for r in readings]
-        duplicates = self._duplicates.count(topic.gateway_id, [r.seq for r in readings])
+        duplicates = self._duplicates.count(topic.gateway_id, decoded.stored)
         if duplicates:
             with self._lock:
                 self._stats.duplicate_readings += duplicates
-        times = [r.time_ms for r in readings if r.time_trusted]
         return _Handled(
             message,
-            lines,
-            len(lines),
-            min(times) if times else None,
+            decoded.lines,
+            len(decoded.lines),
+            decoded.oldest_ms,
             topic.gateway_id,
             settled,
+        )
+
+    def _lines_of(self, payload: bytes, gateway_id: str) -> _Decoded:
+        """A batch's lines and what its handling needs. A binary batch of registered devices
+        goes straight to line protocol (``ingest.lines``); any other takes the general way,
+        through Readings, which also holds unregistered devices' readings in the quarantine.
+        Raises ``PayloadError`` for a payload that cannot be read."""
+        placements = self._current_placements()
+        known = None if self.config.unknown_devices == "store" else self._devices
+        if is_binary(payload):
+            maker = LineMaker(placements, known)
+            lines, rejected = decode_rows(payload, gateway_id, maker)
+            if not maker.unknown:
+                seqs = maker.seqs
+                return _Decoded(lines, seqs, seqs, rejected, maker.impossible, maker.oldest_ms)
+        batch = decode_batch(payload, gateway_id)
+        readings, impossible = enforce_physical_limits(batch.readings)
+        settled = [r.seq for r in readings]
+        readings = self._hold_unknown(gateway_id, readings)
+        lines = [reading_line(r, placements.get((r.gateway_id, r.device_id))) for r in readings]
+        times = [r.time_ms for r in readings if r.time_trusted]
+        return _Decoded(
+            lines,
+            settled,
+            [r.seq for r in readings],
+            batch.rejected,
+            impossible,
+            min(times) if times else None,
         )
 
     def _dead(

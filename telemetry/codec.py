@@ -33,7 +33,9 @@ __all__ = [
     "RejectedRow",
     "content_type",
     "decode_batch",
+    "decode_rows",
     "encode_batch",
+    "is_binary",
 ]
 
 
@@ -49,6 +51,19 @@ def encode_batch(
 def content_type(payload_format: PayloadFormat) -> str:
     """The MQTT v5 content type of a format."""
     return codec_json.CONTENT_TYPE if payload_format == "json" else codec_binary.CONTENT_TYPE
+
+
+def is_binary(payload: bytes) -> bool:
+    """Whether ``payload`` claims format 2 (its first byte); it may still be malformed."""
+    return payload[:1] == bytes([codec_binary.VERSION])
+
+
+def decode_rows(
+    payload: bytes, gateway_id: str, make: codec_binary.RowMaker[codec_binary.T]
+) -> tuple[list[codec_binary.T], list[RejectedRow]]:
+    """A format-2 payload's valid rows, each made by ``make``, and its refused rows (see
+    ``codec_binary.decode_rows``); raises ``PayloadError`` like :func:`decode_batch`."""
+    return codec_binary.decode_rows(payload, gateway_id, make)
 
 
 def decode_batch(payload: bytes, gateway_id: str) -> DecodedBatch:

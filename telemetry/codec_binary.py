@@ -27,7 +27,8 @@ from __future__ import annotations
 import math
 import struct
 import zlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import TypeVar
 
 from telemetry.batch import (
     MAX_ROWS,
@@ -42,6 +43,12 @@ from telemetry.batch import (
 )
 from telemetry.quantities import QUANTITIES, WIRE_CODE, WIRE_CODES
 from telemetry.reading import Quality, Reading
+
+T = TypeVar("T")
+# Turns one valid row into the caller's record, given a Reading's fields in order (gateway,
+# device, quantity, value, unit, time, quality, seq, time trusted): Reading itself, or ingest's
+# line-protocol maker.
+RowMaker = Callable[[str, str, str, float, str, int, Quality, int, bool], T]
 
 VERSION = 2
 CONTENT_TYPE = "application/vnd.tani.readings.v2"
@@ -185,14 +192,18 @@ def _decode_rows(
     series: list[tuple[str, str, str] | str],
     time_ms: int,
     seq: int,
-    batch: DecodedBatch,
+    gateway_id: str,
+    rows: list[T],
+    rejected: list[RejectedRow],
+    make: RowMaker[T],
 ) -> int:
-    """Decode the readings; returns where they end. Raises IndexError if the data ends early.
+    """Decode the readings into ``rows`` (each made by ``make``) and ``rejected``; returns
+    where they end. Raises IndexError if the data ends early.
 
     This loop is ingest's hottest code: varints of one byte (nearly all) are read inline, and
     the common valid row skips the general checks, which only run to name what is wrong.
     """
-    append, reject, gateway_id = batch.readings.append, batch.rejected.append, batch.gateway_id
+    append, reject = rows.append, rejected.append
     n_series = len(series)
     for index in range(n_rows):
         header = data[pos]
@@ -238,7 +249,7 @@ def _decode_rows(
         ):
             device_id, key, unit = entry
             append(
-                Reading(
+                make(
                     gateway_id,
                     device_id,
                     key,
@@ -282,6 +293,16 @@ def _row_problem(
 
 def decode(payload: bytes, gateway_id: str) -> DecodedBatch:
     """Decode a format-2 payload that arrived on ``gateway_id``'s topic."""
+    readings, rejected = decode_rows(payload, gateway_id, Reading)
+    return DecodedBatch(gateway_id, readings, rejected)
+
+
+def decode_rows(
+    payload: bytes, gateway_id: str, make: RowMaker[T]
+) -> tuple[list[T], list[RejectedRow]]:
+    """Decode a format-2 payload, each valid row made by ``make`` (called with a Reading's
+    fields, in order), with the same checks as :func:`decode`: ingest turns rows straight into
+    line protocol this way, without an object per reading."""
     if len(payload) < 2 or payload[0] != VERSION:
         raise PayloadError("not a format-2 payload")
     flags = payload[1]
@@ -314,11 +335,14 @@ def decode(payload: bytes, gateway_id: str) -> DecodedBatch:
             series.append(problem or "no device")
     time_ms, seq = reader.svarint(), reader.uvarint()
     n_rows = reader.count("readings", MAX_ROWS)
-    batch = DecodedBatch(gateway_id=gateway_id)
+    rows: list[T] = []
+    rejected: list[RejectedRow] = []
     try:
-        reader.pos = _decode_rows(reader.data, reader.pos, n_rows, series, time_ms, seq, batch)
+        reader.pos = _decode_rows(
+            reader.data, reader.pos, n_rows, series, time_ms, seq, gateway_id, rows, rejected, make
+        )
     except (IndexError, struct.error):
         raise PayloadError("payload ends early, inside the readings") from None
     if reader.pos != len(body):
         raise PayloadError(f"{len(body) - reader.pos} bytes left after the last reading")
-    return batch
+    return rows, rejected

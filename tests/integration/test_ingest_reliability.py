@@ -428,15 +428,17 @@ def test_an_unforeseen_error_sets_the_message_aside_and_ingest_goes_on(
     stack: Stack, tmp_path: Path, names: tuple[str, str, str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     import ingest.service
+    from ingest.lines import LineMaker
 
-    real_line = ingest.service.reading_line
+    class Buggy(LineMaker):
+        """Line making with a bug that only one device's readings meet."""
 
-    def line(reading: Reading, placement: object) -> str:
-        if reading.device_id == "boom":
-            raise RuntimeError("a bug nobody foresaw")
-        return real_line(reading, placement)  # type: ignore[arg-type]
+        def __call__(self, gateway_id: str, device_id: str, *rest: object) -> str:
+            if device_id == "boom":
+                raise RuntimeError("a bug nobody foresaw")
+            return super().__call__(gateway_id, device_id, *rest)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(ingest.service, "reading_line", line)
+    monkeypatch.setattr(ingest.service, "LineMaker", Buggy)
     gateway_id = names[0]
     with _running(stack, tmp_path, names) as (_, worker, stream, influx):
         boom = Reading(gateway_id, "boom", "soil_moisture", 20.0, "%", T0, Quality.GOOD, 10**6)
