@@ -3,7 +3,7 @@ village office's page all show, built once here."""
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, timedelta
 from typing import Literal
 
 from fastapi import HTTPException
@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from alerts.field_limits import moisture_limits
-from alerts.local_time import local_moment
+from alerts.local_time import local_midnight_ms, local_moment
 from api.auth import now_ms
 from api.config import ApiConfig
 from api.schemas_history import (
@@ -57,11 +57,6 @@ def period_bounds(period: str, day: date) -> tuple[date, date]:
     return first, (first + timedelta(days=32)).replace(day=1)
 
 
-def midnight_ms(day: date, utc_offset_h: int) -> int:
-    zone = timezone(timedelta(hours=utc_offset_h))
-    return int(datetime(day.year, day.month, day.day, tzinfo=zone).timestamp() * 1000)
-
-
 def _alert_counts(
     session: Session,
     column: InstrumentedAttribute[int | None],
@@ -102,7 +97,7 @@ def build_village_summary(
     if start is not None:
         check_year(start.year)
     first, after = period_bounds(period, start or local_moment(now, offset).date())
-    start_ms, end_ms = midnight_ms(first, offset), midnight_ms(after, offset)
+    start_ms, end_ms = local_midnight_ms(first, offset), local_midnight_ms(after, offset)
     fields = list(
         session.scalars(select(Field).where(Field.village_id == village_id).order_by(Field.id))
     )
@@ -185,8 +180,8 @@ def _weeks(
     weeks = []
     monday = first - timedelta(days=first.weekday())
     while monday < after:
-        start_ms = midnight_ms(max(monday, first), offset)
-        end_ms = midnight_ms(min(monday + timedelta(days=7), after), offset)
+        start_ms = local_midnight_ms(max(monday, first), offset)
+        end_ms = local_midnight_ms(min(monday + timedelta(days=7), after), offset)
         per_field = [
             [values for t, values in days if start_ms <= t < end_ms] for days in water.values()
         ]

@@ -21,6 +21,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from alerts.field_limits import moisture_limits
+from alerts.local_time import local_midnight_ms
 from api.auth import SessionDep, alert_scope, now_ms
 from api.deps import ConfigDep, InfluxDep, VillageId, VillageNumbersDep
 from api.field_rows import DAY_MS, FieldRow, current_moisture, field_rows, visible_fields
@@ -125,11 +126,6 @@ def _village(session: Session, principal: Principal, village_id: str) -> Village
     return session.get(Village, village_id)
 
 
-def _local_midnight_ms(day: date, utc_offset_h: int) -> int:
-    zone = timezone(timedelta(hours=utc_offset_h))
-    return int(datetime(day.year, day.month, day.day, tzinfo=zone).timestamp() * 1000)
-
-
 def _local_today(utc_offset_h: int) -> date:
     zone = timezone(timedelta(hours=utc_offset_h))
     return datetime.fromtimestamp(now_ms() / 1000, tz=zone).date()
@@ -166,7 +162,7 @@ def village_page(
     completeness: dict[str, float | None] = {}
     if answered:
         offset = site_offset(request)
-        end = _local_midnight_ms(_local_today(offset), offset) + DAY_MS
+        end = local_midnight_ms(_local_today(offset), offset) + DAY_MS
         try:
             summaries = village_summary(
                 influx,
@@ -240,9 +236,9 @@ def summary_page(
         if exc.status_code != 503:
             raise
         summary = None
-    start_ms = _local_midnight_ms(first, offset)
+    start_ms = local_midnight_ms(first, offset)
     gateway_alerts = _gateway_alerts(
-        session, village_id, start_ms, _local_midnight_ms(after, offset)
+        session, village_id, start_ms, local_midnight_ms(after, offset)
     )
     fields = summary.fields if summary else []
     totals = (
@@ -260,9 +256,9 @@ def summary_page(
         village=village,
         periode=periode,
         first_ms=start_ms,
-        last_ms=_local_midnight_ms(after - timedelta(days=1), offset),
+        last_ms=local_midnight_ms(after - timedelta(days=1), offset),
         fields=fields,
-        weeks=[(_local_midnight_ms(w.start, offset), w) for w in summary.weeks] if summary else [],
+        weeks=[(local_midnight_ms(w.start, offset), w) for w in summary.weeks] if summary else [],
         fields_needing_water=summary.fields_needing_water if summary else 0,
         gateway_alerts=gateway_alerts,
         totals=totals,

@@ -7,6 +7,8 @@ from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Query
 
+from agronomy.paddy import PaddyDayState
+from agronomy.water_balance import DayState
 from alerts.field_water import FieldWater, fields_water
 from alerts.local_time import local_moment
 from api.auth import CurrentUser, SessionDep, now_ms
@@ -67,34 +69,24 @@ def _public(water: FieldWater, days: int) -> FieldWaterPublic:
 def _days(water: FieldWater, days: int) -> list[WaterDayPublic]:
     if water.root_zone is not None:
         return [
-            WaterDayPublic(
-                day=s.day,
-                et0_mm=s.et0_mm,
-                et0_source=s.et0_source,
-                kc=s.kc,
-                etc_mm=s.etc_mm,
-                rain_mm=s.rain_mm,
-                irrigation_mm=s.irrigation_mm,
-                depletion_mm=s.depletion_mm,
-                raw_mm=s.raw_mm,
-                taw_mm=s.taw_mm,
-                source=s.source,
-            )
+            _day(s, depletion_mm=s.depletion_mm, raw_mm=s.raw_mm, taw_mm=s.taw_mm)
             for s in water.root_zone.states[-days:]
         ]
     if water.paddy is not None:
-        return [
-            WaterDayPublic(
-                day=s.day,
-                et0_mm=s.et0_mm,
-                et0_source=s.et0_source,
-                kc=s.kc,
-                etc_mm=s.etc_mm,
-                rain_mm=s.rain_mm,
-                irrigation_mm=s.irrigation_mm,
-                water_level_mm=s.water_level_mm,
-                source=s.source,
-            )
-            for s in water.paddy.states[-days:]
-        ]
+        return [_day(s, water_level_mm=s.water_level_mm) for s in water.paddy.states[-days:]]
     return []
+
+
+def _day(state: DayState | PaddyDayState, **terms: float) -> WaterDayPublic:
+    """The terms every day has, root zone or paddy, and ``terms`` of its own kind."""
+    return WaterDayPublic(
+        day=state.day,
+        et0_mm=state.et0_mm,
+        et0_source=state.et0_source,
+        kc=state.kc,
+        etc_mm=state.etc_mm,
+        rain_mm=state.rain_mm,
+        irrigation_mm=state.irrigation_mm,
+        source=state.source,
+        **terms,
+    )
