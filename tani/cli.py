@@ -427,6 +427,47 @@ def bench_api(
     typer.echo(result)
 
 
+@bench_app.command("fleet")
+def bench_fleet(
+    steps: Annotated[
+        str, typer.Option(help="Connected gateways at each step, comma-separated, rising.")
+    ] = "500,1000,1500,2000,2500,3000,4000,6000",
+    interval_s: Annotated[
+        float, typer.Option(min=0.1, help="Seconds between a connection's batches (field: 300).")
+    ] = 3.0,
+    window_s: Annotated[
+        float, typer.Option(min=1, help="Length of each of a step's three windows.")
+    ] = 15.0,
+    workers: Annotated[int, typer.Option(min=1, help="Ingest workers (shared group).")] = 2,
+    generators: Annotated[int, typer.Option(min=1, help="Load-generator processes.")] = 2,
+    persistent_sessions: Annotated[
+        bool,
+        typer.Option(help="Gateways resume a session (clean start off) instead of a clean one."),
+    ] = False,
+    short: Annotated[
+        bool, typer.Option("--short", help="Steps 100,200, 5 s windows: a quick check.")
+    ] = False,
+) -> None:
+    """Emulated gateways until p99 > 1 s or a loss: gateways per server core (JSON)."""
+    from tani.bench.fleet import main_json
+
+    logs.configure("WARNING")
+    try:
+        counts = tuple(int(n) for n in ("100,200" if short else steps).split(","))
+        result = main_json(
+            steps=counts,
+            interval_s=interval_s,
+            window_s=5.0 if short else window_s,
+            workers=workers,
+            generators=generators,
+            persistent_sessions=persistent_sessions,
+        )
+    except ValueError as exc:
+        typer.echo(f"bench fleet: {exc}", err=True)
+        raise typer.Exit(2) from None
+    typer.echo(result)
+
+
 @app.command()
 def chaos(
     scenario: Annotated[
