@@ -19,6 +19,8 @@ Who keeps them current:
   InfluxQL and writes the results back; rewriting a point with the same series and time
   overwrites it, so running it again, or after a CQ, is harmless. Ingest passes the oldest
   reading time it wrote since the previous run as ``since_ms``: that is how a backlog is found.
+  Once ``reading_1d`` is rewritten, the job recomputes the same days' field rows (``field_1d``,
+  see :mod:`storage.field_rollups`), so late readings reach the village summary too.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from storage.field_rollups import RAIN_QUANTITY, FieldRollup
 from storage.influx import InfluxDB, Series
 from storage.schema import (
     DAILY_MEASUREMENT,
@@ -42,7 +45,6 @@ log = logging.getLogger(__name__)
 
 # InfluxQL retention durations we accept: whole hours, days or weeks, or INF (keep forever).
 DURATION_PATTERN = r"^(INF|[1-9][0-9]*[hdw])$"
-RAIN_QUANTITY = "rain"
 _HOUR_MS = 3_600_000
 _DAY_MS = 24 * _HOUR_MS
 _WRITE_BATCH = 5000
@@ -167,11 +169,12 @@ class RollupRun:
     hourly_from_ms: int
     daily_from_ms: int
     until_ms: int
-    points_written: int
+    points_written: int  # hourly, daily and field rows
 
 
 class Rollup:
-    """Recomputes recent hourly and daily rollups from ``reading`` and writes them back.
+    """Recomputes recent hourly and daily rollups from ``reading`` and writes them back, then
+    the field rows of the same days (:class:`storage.field_rollups.FieldRollup`).
 
     Works on every InfluxDB: it only reads with InfluxQL ``SELECT`` and writes line protocol.
     Not thread-safe; run it from one scheduler.
@@ -182,6 +185,7 @@ class Rollup:
     ) -> None:
         self._influx = influx
         self._grains = _grains(layout)
+        self._fields = FieldRollup(influx)
         # Covers the intervals that closed since a previous run, if runs are less than
         # lookback_ms apart (the day that ended at midnight is recomputed in the first hours).
         self._lookback_ms = lookback_ms
@@ -207,6 +211,8 @@ class Rollup:
                         lines[i : i + _WRITE_BATCH], retention_policy=ROLLUP_RETENTION_POLICY
                     )
                 written += len(lines)
+        # After reading_1d: the field rows are made from it.
+        written += self._fields.run_once(starts[1], now_ms)
         log.info(
             "rollups recomputed",
             extra={"from_ms": min(starts), "until_ms": now_ms, "points": written},

@@ -21,44 +21,45 @@ Per field (definitions the office's printed report relies on):
 
 Readings flagged ``bad`` are not in the rollups, so they count neither for the statistics nor
 for completeness: a broken probe's hours are missing hours.
+
+The numbers come from the field rows (``field_1d``, :mod:`storage.field_rollups`): a month of a
+20-field village is 600 rows in one query. A day whose field rows the rollup job has not
+computed since the day ended (the first minutes after midnight, a job that is behind or not
+running) is computed from ``reading_1d`` at query time by the same function the job uses, so
+the numbers are those of the daily rollups whichever way they are read.
 """
 
 from __future__ import annotations
 
-from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
 
+from storage.field_rollups import (
+    DAY_MS,
+    FIELD_MEASUREMENT,
+    PROGRESS_MEASUREMENT,
+    SELECT_FIELD_COLUMNS,
+    SOIL_MOISTURE,
+    SOIL_TEMPERATURE,
+    FieldDay,
+    QuantityDay,
+    field_days,
+    field_days_of,
+    series_days,
+)
 from storage.history import HOUR_MS
 from storage.influx import InfluxDB
-from storage.rollups import RAIN_QUANTITY
-from storage.schema import DAILY_MEASUREMENT
 from storage.schema import ROLLUP_RETENTION_POLICY as _RP
 
-SOIL_MOISTURE = "soil_moisture"
-SOIL_TEMPERATURE = "soil_temperature"
-
 _WINDOW = "time >= $start_ms * 1000000 AND time < $end_ms * 1000000"
-_DAILY = (
-    f'SELECT "mean", "min", "max", "count", "sum" FROM "{_RP}"."{DAILY_MEASUREMENT}"'
-    f' WHERE "village_id" = $village_id AND {_WINDOW}'
-    f" AND (\"quantity\" = '{SOIL_MOISTURE}' OR \"quantity\" = '{SOIL_TEMPERATURE}'"
-    f" OR \"quantity\" = '{RAIN_QUANTITY}')"
-    ' GROUP BY "field_id", "quantity", "gateway_id", "device_id"'
+_FIELD_DAYS = (
+    f'{SELECT_FIELD_COLUMNS} FROM "{_RP}"."{FIELD_MEASUREMENT}"'
+    f' WHERE "village_id" = $village_id AND {_WINDOW} GROUP BY "field_id"'
 )
-
-
-# Hours with data per series (device and quantity): the sum of the daily rollups' ``hours``
-# (hourly rows counted when the day was rolled up), 30 rows per series for a month where
-# counting the hourly rows themselves read 720 (measured on 1.6: 92 ms for a month of 20
-# fields with 10 quantities each). Counting distinct hours across series needs a subquery,
-# slower still, hence the definitions above.
-_SERIES_HOURS = (
-    f'SELECT sum("hours") AS "hours" FROM "{_RP}"."{DAILY_MEASUREMENT}"'
-    f' WHERE "village_id" = $village_id AND {_WINDOW}'
-    ' GROUP BY "field_id", "gateway_id", "device_id", "quantity"'
-)
+# Every village's: a query of its own (asking for village_id = '' beside the village's rows
+# doubled the time of the one above on 1.6).
+_PROGRESS = f'SELECT "until_ms" FROM "{_RP}"."{PROGRESS_MEASUREMENT}" WHERE {_WINDOW}'
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,10 +97,6 @@ class FieldSummary:
     uptime: float | None
 
 
-# A field's daily rollup rows of one quantity: {day start: one row per device}.
-_Days = dict[int, list[dict[str, Any]]]
-
-
 def expected_hours(start_ms: int, end_ms: int, now_ms: int) -> int:
     """Hours of [start, end) up to now (a started hour counts): what completeness divides by."""
     until = min(end_ms, now_ms)
@@ -117,49 +114,79 @@ def village_summary(
 ) -> list[FieldSummary]:
     """Summaries of ``fields`` of a village over [start, end), in the order given.
 
-    ``start_ms`` and ``end_ms`` should be local midnights (daily rollups start there). Two
-    InfluxQL queries, whatever the number of fields. Raises ``InfluxError`` if InfluxDB fails.
+    ``start_ms`` and ``end_ms`` should be local midnights (daily rollups start there). One
+    InfluxQL query, whatever the number of fields; a second one over ``reading_1d`` when some
+    begun day of the period has no field rows computed after it ended. Raises ``InfluxError``
+    if InfluxDB fails.
     """
+    days = village_field_days(influx, village_id, start_ms, end_ms, now_ms=now_ms)
+    hours = expected_hours(start_ms, end_ms, now_ms)
+    return [field_summary(spec, days.get(spec.field_id, []), hours) for spec in fields]
+
+
+def village_field_days(
+    influx: InfluxDB, village_id: str, start_ms: int, end_ms: int, *, now_ms: int
+) -> dict[str, list[FieldDay]]:
+    """{field id: its days over [start, end)}: the stored field rows where the rollup job
+    computed them after the day ended (or the day is today), the others from ``reading_1d``
+    now. Raises ``InfluxError`` if InfluxDB fails."""
     params: dict[str, str | int | float] = {
         "village_id": village_id,
         "start_ms": start_ms,
         "end_ms": end_ms,
     }
-    daily: dict[tuple[str, str], _Days] = {}
-    for series in influx.query(_DAILY, params):
-        key = (series.tags.get("field_id", ""), series.tags.get("quantity", ""))
-        for row in series.rows():
-            if row.get("count"):
-                daily.setdefault(key, {}).setdefault(int(row["time"]), []).append(row)
-    # {field: {(gateway, device): [hours with data of each of its quantities]}}
-    series_hours: dict[str, dict[tuple[str, str], list[int]]] = defaultdict(dict)
-    for s in influx.query(_SERIES_HOURS, params):
-        device = (s.tags.get("gateway_id", ""), s.tags.get("device_id", ""))
-        for row in s.rows():
-            field_devices = series_hours[s.tags.get("field_id", "")]
-            field_devices.setdefault(device, []).append(int(row["hours"]))
-    hours = expected_hours(start_ms, end_ms, now_ms)
-    return [_summary(spec, daily, series_hours[spec.field_id], hours) for spec in fields]
+    by_field = {
+        field_id: field_days_of(village_id, field_id, series)
+        for series in influx.query(_FIELD_DAYS, params)
+        if (field_id := series.tags.get("field_id", ""))
+    }
+    done = {
+        day
+        for series in influx.query(_PROGRESS, {"start_ms": start_ms, "end_ms": end_ms})
+        for day, until in series.values
+        if until is not None and (int(until) >= day + DAY_MS or now_ms < day + DAY_MS)
+    }
+    todo = {d for d in range(start_ms, min(end_ms, now_ms + 1), DAY_MS) if d not in done}
+    if not todo:
+        return by_field
+    computed: dict[str, list[FieldDay]] = {}
+    for day in field_days(series_days(influx, min(todo), max(todo) + DAY_MS, village_id)):
+        if day.day_ms in todo:
+            computed.setdefault(day.field_id, []).append(day)
+    for field_id in by_field.keys() | computed.keys():
+        kept = [d for d in by_field.get(field_id, []) if d.day_ms not in todo]
+        by_field[field_id] = sorted(kept + computed.get(field_id, []), key=lambda d: d.day_ms)
+    return by_field
 
 
-def _summary(
-    spec: FieldSpec,
-    daily: dict[tuple[str, str], _Days],
-    device_hours: dict[tuple[str, str], list[int]],
-    hours: int,
-) -> FieldSummary:
-    moisture = daily.get((spec.field_id, SOIL_MOISTURE))
-    day_means = _day_means(moisture.values()) if moisture else []
-    # A device that answers a poll answers for all its quantities: its best-kept series tells
-    # the hours it was up.
-    devices = set(spec.devices) | set(device_hours)
-    up = [min(max(device_hours.get(d, [0])), hours) for d in devices]
-    series = [min(h, hours) for per_device in device_hours.values() for h in per_device]
+def field_summary(spec: FieldSpec, days: Sequence[FieldDay], hours: int) -> FieldSummary:
+    """One field's numbers from its days of the period, ``hours`` the period's hours up to now
+    (:func:`expected_hours`); the definitions are this module's."""
+    day_means = [
+        day.stats[SOIL_MOISTURE].total / day.stats[SOIL_MOISTURE].count
+        for day in days
+        if SOIL_MOISTURE in day.stats
+    ]
+    # Each series' hours over the period, then each device's: a device that answers a poll
+    # answers for all its quantities, so its best-kept series tells the hours it was up. Days
+    # with the same hours (most of them) are added once.
+    series_hours: dict[tuple[str, str, str], int] = {}
+    for hours_of_day, n in Counter(day.series_hours for day in days).items():
+        for key, h in hours_of_day:
+            series_hours[key] = series_hours.get(key, 0) + h * n
+    device_hours: dict[tuple[str, str], int] = {}
+    for (gateway, device, _), h in series_hours.items():
+        device_hours[(gateway, device)] = max(h, device_hours.get((gateway, device), 0))
+    up = [min(device_hours.get(d, 0), hours) for d in set(spec.devices) | set(device_hours)]
+    series = [min(h, hours) for h in series_hours.values()]
+    rain = [day.rain_mm for day in days if day.rain_mm is not None]
     return FieldSummary(
         field_id=spec.field_id,
-        rainfall_mm=_rainfall(daily.get((spec.field_id, RAIN_QUANTITY))),
-        soil_moisture=_stats(moisture),
-        soil_temperature=_stats(daily.get((spec.field_id, SOIL_TEMPERATURE))),
+        rainfall_mm=sum(rain) if rain else None,
+        soil_moisture=_stats([d.stats[SOIL_MOISTURE] for d in days if SOIL_MOISTURE in d.stats]),
+        soil_temperature=_stats(
+            [d.stats[SOIL_TEMPERATURE] for d in days if SOIL_TEMPERATURE in d.stats]
+        ),
         dry_threshold=spec.dry_threshold,
         dry_days=sum(mean < spec.dry_threshold for mean in day_means),
         days_with_moisture=len(day_means),
@@ -169,33 +196,13 @@ def _summary(
     )
 
 
-def _day_means(days: Iterable[list[dict[str, Any]]]) -> list[float]:
-    """Each day's mean over all devices, weighted by their reading counts."""
-    return [
-        sum(float(r["mean"]) * int(r["count"]) for r in rows) / sum(int(r["count"]) for r in rows)
-        for rows in days
-    ]
-
-
-def _stats(days: _Days | None) -> Stats | None:
-    if days is None:
+def _stats(days: list[QuantityDay]) -> Stats | None:
+    if not days:
         return None
-    rows = [row for day in days.values() for row in day]
-    count = sum(int(r["count"]) for r in rows)
+    count = sum(d.count for d in days)
     return Stats(
-        mean=sum(float(r["mean"]) * int(r["count"]) for r in rows) / count,
-        min=min(float(r["min"]) for r in rows),
-        max=max(float(r["max"]) for r in rows),
+        mean=sum(d.total for d in days) / count,
+        min=min(d.min for d in days),
+        max=max(d.max for d in days),
         count=count,
     )
-
-
-def _rainfall(days: _Days | None) -> float | None:
-    if days is None:
-        return None
-    total = 0.0
-    for rows in days.values():
-        sums = [float(r["sum"]) for r in rows if r.get("sum") is not None]
-        if sums:
-            total += sum(sums) / len(sums)
-    return total

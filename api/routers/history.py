@@ -14,6 +14,8 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Query
 from fastapi.responses import Response
+from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
 
 from api.auth import CurrentUser, SessionDep
 from api.config import ApiConfig
@@ -23,8 +25,16 @@ from api.schemas_history import (
     HistoryPublic,
     VillageSummaryPublic,
 )
-from api.village_summary import build_village_summary, check_year, not_found_village, unavailable
-from registry.models import Field, Village
+from api.village_numbers import KeptSummary, VillageNumbers
+from api.village_summary import (
+    check_year,
+    keep_village_summary,
+    kept_village_summary,
+    not_found_village,
+    unavailable,
+)
+from registry.access import Principal
+from registry.models import Field
 from storage.history import DEFAULT_POINTS, MAX_POINTS, MIN_POINTS, RangeError, field_history
 from storage.influx import InfluxDB, InfluxError
 from telemetry.quantities import QUANTITIES
@@ -66,8 +76,9 @@ def _visible_field(field_id: FieldId, principal: CurrentUser, session: SessionDe
     return row
 
 
-def _visible_village(village_id: VillageId, principal: CurrentUser, session: SessionDep) -> str:
-    if not principal.can_see_village(village_id) or session.get(Village, village_id) is None:
+# Scope only, without a query: a village in scope that does not exist is 404 from the summary.
+async def _visible_village(village_id: VillageId, principal: CurrentUser) -> str:
+    if not principal.can_see_village(village_id):
         raise not_found_village(village_id)
     return village_id
 
@@ -176,8 +187,27 @@ def _csv(header: list[str], rows: list[list[object]], filename: str) -> Response
     )
 
 
+async def _village_summary(
+    village_id: str,
+    period: Literal["week", "month"],
+    start: date | None,
+    principal: Principal,
+    session: Session,
+    config: ApiConfig,
+    numbers: VillageNumbers,
+) -> KeptSummary:
+    # A summary built seconds ago is served from memory, on the event loop; building one reads
+    # the registry and InfluxDB, on the thread pool.
+    kept = kept_village_summary(village_id, period, start, config, numbers)
+    if kept is not None:
+        return kept
+    return await run_in_threadpool(
+        keep_village_summary, village_id, period, start, principal, session, config, numbers
+    )
+
+
 @router.get("/villages/{village_id}/summary", response_model=VillageSummaryPublic)
-def get_village_summary(
+async def get_village_summary(
     village_id: VisibleVillage,
     principal: CurrentUser,
     session: SessionDep,
@@ -185,15 +215,17 @@ def get_village_summary(
     numbers: VillageNumbersDep,
     period: Period = "week",
     start: PeriodStart = None,
-) -> VillageSummaryPublic:
+) -> Response:
     """Rainfall, soil moisture and temperature, dry days, alerts, data completeness, sensor
     uptime and the crop water balance (ET0, ETc, irrigation, deficit, needs water now) of every
     field of a village over the week or month holding ``start``, with ET0 and rain per week."""
-    return build_village_summary(village_id, period, start, principal, session, config, numbers)
+    kept = await _village_summary(village_id, period, start, principal, session, config, numbers)
+    # Serialized once when built: FastAPI would validate the model again, then serialize it.
+    return Response(kept.json, media_type="application/json")
 
 
 @router.get("/villages/{village_id}/summary.csv", response_class=Response, responses=_CSV_RESPONSE)
-def get_village_summary_csv(
+async def get_village_summary_csv(
     village_id: VisibleVillage,
     principal: CurrentUser,
     session: SessionDep,
@@ -203,7 +235,9 @@ def get_village_summary_csv(
     start: PeriodStart = None,
 ) -> Response:
     """The same summary as a CSV download, one row per field."""
-    summary = build_village_summary(village_id, period, start, principal, session, config, numbers)
+    summary = (
+        await _village_summary(village_id, period, start, principal, session, config, numbers)
+    ).summary
     stats = ("mean", "min", "max")
     header = [
         *["field_id", "name", "crop", "rainfall_mm"],

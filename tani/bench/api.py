@@ -11,8 +11,8 @@ Then the real API (``tani api``, its own process) answers concurrent clients
   the API sends when every device of a field reported that day) sent straight to influxd's
   ``/query`` by the same number of clients, for random fields;
 - ``GET /api/v1/fields/{id}/latest``, random fields, each with its farmer's token;
-- ``GET /api/v1/villages/{id}/summary?period=month``, random villages, with the village
-  office's token, when the running API has that route (its OpenAPI document says).
+- ``GET /api/v1/villages/{id}/summary?period=month`` of last month (a whole month of every
+  field), random villages, with the village office's token.
 
 The ratio api_p95 / influx_p95 says what the API adds to the database's own answer time.
 """
@@ -27,6 +27,7 @@ import shutil
 import subprocess
 import time
 from collections.abc import Callable
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -58,7 +59,7 @@ from tani.bench.wire import process_cpu_s
 from tani.stack import Stack, StackConfig, free_ports
 
 LATEST_P95_TARGET_MS = 50.0
-SUMMARY_P95_TARGET_MS = 500.0
+SUMMARY_P95_TARGET_MS = 50.0  # issue 14
 SUMMARY_PATH = "/api/v1/villages/{village_id}/summary"
 # What a state directory of this benchmark holds; --fresh removes exactly these.
 _OWNED = ("stack", "registry.sqlite3", "registry.sqlite3-wal", "registry.sqlite3-shm", MARKER)
@@ -119,9 +120,11 @@ def _dataset(loaded: Loaded, reused: bool) -> dict[str, Any]:
         "readings_per_s": round(loaded.readings / loaded.load_s) if loaded.load_s else None,
         "rollup_s": loaded.rollup_s,
         "rollup_points": loaded.rollup_points,
-        "rollup_how": "reading_1h and reading_1d computed by the benchmark from the same "
-        "generated values (a second pass), written to RP rollup in 5,000-line batches by 2 "
-        "writers; the CQs' own SELECT ... INTO over the past ran at ~44,000 readings/s here",
+        "rollup_how": "reading_1h, reading_1d and field_1d (with field_1d_progress) computed "
+        "by the benchmark from the same generated values (a second pass; field rows by "
+        "storage.field_rollups.field_days, as the rollup job), written to RP rollup in "
+        "5,000-line batches by 2 writers; the CQs' own SELECT ... INTO over the past ran at "
+        "~44,000 readings/s here",
     }
 
 
@@ -194,10 +197,14 @@ def _measure_all(
         field = rng.choice(fields)
         return Call(f"/api/v1/fields/{field}/latest", token=who.farmers[field])
 
+    # Last month, whole: what the office prints, 30 days of every field (this month may have
+    # only begun).
+    last_month = (date.today().replace(day=1) - timedelta(days=1)).isoformat()
+
     def summary(rng: random.Random) -> Call:
         village = rng.choice(villages)
         path = SUMMARY_PATH.format(village_id=village)
-        return Call(path, {"period": "month"}, who.village_offices[village])
+        return Call(path, {"period": "month", "start": last_month}, who.village_offices[village])
 
     def timed(
         what: str, url: str, calls: Callable[[random.Random], Call], n: int, seed: int
@@ -227,8 +234,8 @@ def _measure_all(
         2,
     )
     result["api_summary_month"] = timed(
-        "GET /api/v1/villages/{id}/summary?period=month, random villages, the village "
-        "office's token",
+        "GET /api/v1/villages/{id}/summary?period=month&start=<a day of last month>, random "
+        "villages, the village office's token",
         api_url,
         summary,
         _summary_requests(clients, requests),

@@ -18,14 +18,17 @@ Rollups of the past: on 1.x continuous queries compute only the intervals closin
 bulk load must bring them up to date itself. The CQs' own ``SELECT ... INTO`` over the past ran
 at about 44,000 readings/s on this busy shared machine (27 minutes for a year), so the
 benchmark computes ``reading_1h`` and ``reading_1d`` in a second pass over the same generated
-values (mean, min, max, count; sum for rain) and writes them as ``storage.rollups`` does;
-:func:`check_rollups` compares a sample with InfluxDB's own aggregates of the raw readings.
+values (mean, min, max, count; sum for rain) and writes them as ``storage.rollups`` does, with
+each field's day (``field_1d``) from ``storage.field_rollups.field_days``, the function the
+rollup job uses, and the day's progress as the job writes it; :func:`check_rollups` compares a
+sample with InfluxDB's own aggregates of the raw readings.
 """
 
 from __future__ import annotations
 
 import json
 import time
+from collections import Counter
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass, replace
 from multiprocessing import get_context
@@ -48,6 +51,14 @@ from registry.store import (
     RegistryNotFound,
     SiteFile,
     VillageEntry,
+)
+from storage.field_rollups import (
+    FIELD_MEASUREMENT,
+    SELECT_FIELD_COLUMNS,
+    SeriesDay,
+    field_days,
+    field_days_of,
+    progress_lines,
 )
 from storage.influx import InfluxDB
 from storage.provision import provision_v1
@@ -132,7 +143,18 @@ def series_specs(placements: dict[tuple[str, str], DevicePlacement]) -> list[Ser
         for profile in profiles:
             probe = Reading(gateway_id, device_id, profile.key, 0.0, "", 0, Quality.GOOD, 0)
             line = reading_line(probe, placement)
-            specs.append(SeriesSpec(line[: line.index("value=")], profile.key, village, len(specs)))
+            specs.append(
+                SeriesSpec(
+                    line[: line.index("value=")],
+                    profile.key,
+                    village,
+                    len(specs),
+                    gateway_id,
+                    device_id,
+                    placement.field_id,
+                    placement.village_id,
+                )
+            )
     return specs
 
 
@@ -253,9 +275,10 @@ class Loaded:
     load_s: float
     rollup_points: int
     rollup_s: float
-    # Daily rollups carry ``hours`` (storage.rollups); a set loaded before they did gets its
-    # rollups written again.
+    # Daily rollups carry ``hours`` (storage.rollups) and field rows (``field_1d``,
+    # storage.field_rollups) exist; a set loaded before they did gets its rollups written again.
     daily_hours: bool = False
+    field_days: bool = False
 
     def save(self, state_dir: Path) -> None:
         (state_dir / MARKER).write_text(json.dumps(asdict(self), indent=2) + "\n")
@@ -292,6 +315,7 @@ def load(url: str, registry: Registry, params: Params, now_ms: int) -> Loaded:
     started = time.monotonic()
     points, _, rollup_retries = _write_all(url, params, specs, days, rollups=True)
     rollup_s = time.monotonic() - started
+    _today_progress(url, now_ms)
     return Loaded(
         params=params,
         start_ms=start_ms,
@@ -305,7 +329,21 @@ def load(url: str, registry: Registry, params: Params, now_ms: int) -> Loaded:
         rollup_points=points,
         rollup_s=round(rollup_s, 3),
         daily_hours=True,
+        field_days=True,
     )
+
+
+def _today_progress(url: str, now_ms: int) -> None:
+    """Today's ``field_1d_progress``, as a rollup job run now writes it: the set has no reading
+    today, so today's field rows (none) are complete up to now."""
+    influx = InfluxDB(url, DATABASE)
+    try:
+        influx.write_lines(
+            progress_lines([_last_midnight(now_ms)], now_ms),
+            retention_policy=ROLLUP_RETENTION_POLICY,
+        )
+    finally:
+        influx.close()
 
 
 def _last_midnight(now_ms: int) -> int:
@@ -318,16 +356,22 @@ def catch_up(url: str, registry: Registry, loaded: Loaded, now_ms: int) -> tuple
 
     Without it a set loaded weeks ago would have no reading in the last day, and "latest"
     would be measured on sensors that all fell silent. A set loaded before daily rollups had
-    ``hours`` gets all its rollups written again first.
+    ``hours``, or before field rows, gets all its rollups written again first.
     """
     specs = series_specs(registry.placements())
-    if not loaded.daily_hours:
+    if not (loaded.daily_hours and loaded.field_days):
         started = time.monotonic()
         days = list(range(loaded.start_ms, loaded.end_ms, DAY_MS))
         _write_all(url, loaded.params, specs, days, rollups=True)
-        loaded = replace(loaded, daily_hours=True, rollup_s=round(time.monotonic() - started, 3))
+        loaded = replace(
+            loaded,
+            daily_hours=True,
+            field_days=True,
+            rollup_s=round(time.monotonic() - started, 3),
+        )
     end_ms = _last_midnight(now_ms)
     days = list(range(loaded.end_ms, end_ms, DAY_MS))
+    _today_progress(url, now_ms)
     if not days:
         return loaded, 0
     readings, requests, retries = _write_all(url, loaded.params, specs, days, rollups=False)
@@ -357,17 +401,21 @@ _CHECK_ROLLUP = (
 
 
 def check_rollups(url: str, loaded: Loaded) -> dict[str, Any]:
-    """The written rollups of the first field's last day against InfluxDB's own aggregates."""
-    field_id = field_ids(loaded.params)[0][0]
+    """The written rollups of the first field's last day against InfluxDB's own aggregates of
+    its readings; its field row against ``field_days`` of those aggregates."""
+    field_id, village = field_ids(loaded.params)[0]
     start = loaded.end_ms - DAY_MS
     where = f"\"field_id\" = '{field_id}' AND time >= {start}ms AND time < {loaded.end_ms}ms"
     influx = InfluxDB(url, DATABASE, timeout_s=120)
     compared = 0
     worst = 0.0
     missing = 0
+    raw = {}
     try:
         for measurement, group in ((HOURLY_MEASUREMENT, "1h"), (DAILY_MEASUREMENT, "24h, 17h")):
-            expected = _by_series(influx.query(_CHECK.format(where=where, group=group)))
+            expected = raw[measurement] = _by_series(
+                influx.query(_CHECK.format(where=where, group=group))
+            )
             written = _by_series(
                 influx.query(_CHECK_ROLLUP.format(measurement=measurement, where=where))
             )
@@ -381,8 +429,32 @@ def check_rollups(url: str, loaded: Loaded) -> dict[str, Any]:
                 if key[0] == RAIN_QUANTITY:
                     worst = max(worst, abs(float(row["sum"]) - float(got["sum"])))
                 compared += 1
+        field_rows = [
+            day
+            for s in influx.query(
+                f'{SELECT_FIELD_COLUMNS} FROM "rollup"."{FIELD_MEASUREMENT}" WHERE {where}'
+            )
+            for day in field_days_of(village, field_id, s)
+        ]
     finally:
         influx.close()
+    expected_days = field_days(_series_days(raw, field_id, village))
+    if len(field_rows) != len(expected_days):
+        missing += 1
+    for got_day, want in zip(field_rows, expected_days, strict=False):
+        if got_day.series_hours != want.series_hours or got_day.stats.keys() != want.stats.keys():
+            missing += 1
+        for quantity, stats in want.stats.items():
+            mine = got_day.stats.get(quantity, stats)
+            worst = max(
+                worst,
+                abs(stats.total / stats.count - mine.total / mine.count),
+                abs(stats.min - mine.min),
+                abs(stats.max - mine.max),
+                abs(stats.count - mine.count),
+            )
+        worst = max(worst, abs((want.rain_mm or 0.0) - (got_day.rain_mm or 0.0)))
+        compared += 1
     return {
         "field": field_id,
         "intervals_compared": compared,
@@ -390,6 +462,30 @@ def check_rollups(url: str, loaded: Loaded) -> dict[str, Any]:
         "max_abs_difference": worst,
         "ok": compared > 0 and missing == 0 and worst < 1e-6,
     }
+
+
+def _series_days(
+    raw: dict[str, dict[tuple[str, str, int], dict[str, Any]]], field_id: str, village: str
+) -> list[SeriesDay]:
+    """The field's ``reading_1d`` rows as InfluxDB's own aggregates of the readings give them."""
+    hours = Counter((quantity, device) for quantity, device, _ in raw[HOURLY_MEASUREMENT])
+    return [
+        SeriesDay(
+            village_id=village,
+            field_id=field_id,
+            gateway_id=f"gw-{village}",
+            device_id=device,
+            quantity=quantity,
+            day_ms=time_ms,
+            mean=float(row["mean"]),
+            min=float(row["min"]),
+            max=float(row["max"]),
+            count=int(row["count"]),
+            sum=float(row["sum"]) if quantity == RAIN_QUANTITY else None,
+            hours=hours[(quantity, device)],
+        )
+        for (quantity, device, time_ms), row in raw[DAILY_MEASUREMENT].items()
+    ]
 
 
 def _by_series(series: list[Any]) -> dict[tuple[str, str, int], dict[str, Any]]:

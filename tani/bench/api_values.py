@@ -1,5 +1,5 @@
 """The readings of ``tani bench api``: plausible values of every series for one local day, as
-line protocol, and the hourly and daily rollups of the same values.
+line protocol, and the hourly, daily and field-day rollups of the same values.
 
 Values come from a seeded ``random.Random`` per (day, series) and per (day, village) for rain,
 so a day is the same whichever process makes it and whenever: the rollup pass regenerates the
@@ -14,6 +14,7 @@ import random
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+from storage.field_rollups import SeriesDay, field_day_lines, field_days, progress_lines
 from storage.rollups import RAIN_QUANTITY
 from storage.schema import DAILY_MEASUREMENT, HOURLY_MEASUREMENT, MEASUREMENT
 
@@ -81,12 +82,17 @@ class Params:
 
 @dataclass(frozen=True, slots=True)
 class SeriesSpec:
-    """One series to generate: its line-protocol prefix, quantity and village number."""
+    """One series to generate: its line-protocol prefix, quantity and village number, and the
+    tags its field rows need."""
 
     prefix: str
     quantity: str
     village: int
     index: int
+    gateway_id: str
+    device_id: str
+    field_id: str
+    village_id: str
 
 
 def _diurnal(points_per_day: int) -> list[float]:
@@ -183,11 +189,14 @@ def _rollup_line(
 
 
 def day_rollup_lines(params: Params, specs: list[SeriesSpec], day_ms: int) -> Iterator[str]:
-    """``reading_1h`` and ``reading_1d`` of one local day from the same values, in bodies."""
+    """``reading_1h``, ``reading_1d`` and ``field_1d`` of one local day from the same values,
+    in bodies; then the day's ``field_1d_progress``, as a rollup job run at the day's end
+    writes it (the field rows come from ``storage.field_rollups.field_days``, as the job's)."""
     hours: dict[int, list[int]] = {}
     for k in range(params.points_per_day):
         hours.setdefault(k * params.interval_min // 60, []).append(k)
     chunk: list[str] = []
+    daily: list[SeriesDay] = []
     for spec, _, values in day_values(params, specs, day_ms):
         tags = spec.prefix[len(MEASUREMENT) : -1]
         rain = spec.quantity == RAIN_QUANTITY
@@ -198,11 +207,36 @@ def day_rollup_lines(params: Params, specs: list[SeriesSpec], day_ms: int) -> It
             for h, ks in hours.items()
         ]
         chunk.append(_rollup_line(DAILY_MEASUREMENT, tags, values, rain, day_ms, len(hours)))
+        daily.append(_series_day(spec, day_ms, values, rain, len(hours)))
         if len(chunk) >= BATCH_LINES:
             yield from _batches(chunk)
             chunk = chunk[len(chunk) // BATCH_LINES * BATCH_LINES :]
-    if chunk:
-        yield "\n".join(chunk)
+    chunk += field_day_lines(field_days(daily))
+    yield from _batches(chunk)
+    chunk = chunk[len(chunk) // BATCH_LINES * BATCH_LINES :]
+    # Last, as the job writes it: it vouches for the field rows before it.
+    yield "\n".join(chunk + progress_lines([day_ms], day_ms + DAY_MS))
+
+
+def _series_day(
+    spec: SeriesSpec, day_ms: int, values: list[float], rain: bool, hours: int
+) -> SeriesDay:
+    """The ``reading_1d`` row of ``values`` as the job would read it back (same floats: the
+    line protocol carries their repr)."""
+    return SeriesDay(
+        village_id=spec.village_id,
+        field_id=spec.field_id,
+        gateway_id=spec.gateway_id,
+        device_id=spec.device_id,
+        quantity=spec.quantity,
+        day_ms=day_ms,
+        mean=sum(values) / len(values),
+        min=min(values),
+        max=max(values),
+        count=len(values),
+        sum=sum(values) if rain else None,
+        hours=hours,
+    )
 
 
 def _batches(chunk: list[str]) -> Iterator[str]:
