@@ -38,6 +38,7 @@ from api.ttl_cache import TtlCache
 from api.village_numbers import VillageNumbers
 from registry.store import Registry
 from storage.influx import InfluxDB
+from storage.last_values import LastValues, default_url
 
 log = logging.getLogger(__name__)
 
@@ -73,8 +74,14 @@ def create_app(config: ApiConfig) -> FastAPI:
         )
         app.state.registry = Registry(config.registry_url)
         app.state.village_numbers = VillageNumbers(app.state.influx, config.summary_cache_s)
+        app.state.last_values = LastValues(
+            config.last_values_url or default_url(config.registry_url)
+        )
         app.state.latest = LatestReadings(
-            app.state.influx, app.state.registry, config.latest_cache_s
+            app.state.influx,
+            app.state.registry,
+            config.latest_cache_s,
+            store=app.state.last_values,
         )
         try:
             if metrics is not None and config.metrics_port is not None:
@@ -88,6 +95,7 @@ def create_app(config: ApiConfig) -> FastAPI:
             if metrics is not None:
                 metrics.close()
             app.state.influx.close()
+            app.state.last_values.close()
             app.state.registry.close()
 
     app = FastAPI(

@@ -43,11 +43,15 @@ class ApiConfig(BaseSettings):
     influx: InfluxSettings = InfluxSettings()
     broker: BrokerSettings = BrokerSettings()
     registry_url: str = "sqlite:///.tani/registry.sqlite3"
+    # The last-value store ingest keeps (storage.last_values); unset: a SQLite file beside a
+    # SQLite registry, else a table in the registry's database. Set it as ingest's is set.
+    last_values_url: str | None = None
     # Times on pages are local: WIB 7 (Lampung), WITA 8, WIT 9.
     utc_offset_h: int = Field(default=7, ge=-12, le=14)
     # Seconds a token's principal is reused (api/auth.py signed_in); 0 asks the registry always.
     auth_cache_s: float = Field(default=5.0, ge=0, le=60)
-    # Seconds a field's latest readings are reused (api/latest.py); 0 asks InfluxDB every time.
+    # Seconds a field's latest readings from InfluxDB are reused, those from the last-value
+    # store at most 0.5 s (api/latest.py); 0 asks every time.
     latest_cache_s: float = Field(default=10.0, ge=0, le=300)
     # Seconds a village's summary numbers are reused (api/village_numbers.py); 0: never.
     summary_cache_s: float = Field(default=60.0, ge=0, le=900)

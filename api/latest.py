@@ -1,25 +1,39 @@
-"""Latest readings per field, kept for a few seconds so many phones asking at once cost one query.
+"""Latest readings per field: from the last-value store ingest keeps, InfluxDB only as a fallback.
 
-Devices report every few minutes at most, so an answer ``latest_cache_s`` old (10 s by
-default in the API config; 0 turns it off) shows the same conditions a fresh query would, at
-most one reading late. The field's registry entry (village, devices) is kept as long; an admin
-change through this API forgets it at once. Who may see a field is checked on every request,
-before its readings are asked for. Each API process keeps its own.
+Ingest puts the newest reading of every series into the last-value store right after InfluxDB
+took it (``storage.last_values``), so a field's latest conditions are one key lookup, shared by
+every API process. An answer is reused for at most ``STORE_CACHE_S`` (and never longer than
+``latest_cache_s``): never more than a second behind the newest stored reading. When the store
+lacks a device placed in the field (a new store, a device that sent nothing since), the field is
+read from InfluxDB with the look-back query as before, and that answer is kept ``latest_cache_s``
+(10 s by default; 0 turns every cache here off). A stale device shows with its last reading's
+time, so pages still call it stale. The field's registry entry (village, devices) is kept
+``latest_cache_s`` too; an admin change through this API forgets it at once. Who may see a field
+is checked on every request, before its readings are asked for.
 """
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable, Sequence
+from typing import Any
 
 from api.ttl_cache import TtlCache
 from registry.store import FieldInfo, Registry
 from storage.influx import InfluxDB
+from storage.last_values import LastValues, LastValuesError
 from storage.queries import LatestValue, latest_for_field
+
+log = logging.getLogger(__name__)
+
+# Ingest updates the store within milliseconds of a write; this keeps a burst of phones asking
+# for one field to one lookup while staying well inside the one second the API promises.
+STORE_CACHE_S = 0.5
 
 
 class LatestReadings:
-    """``latest_for_field`` through a per-field cache of ``ttl_s`` seconds."""
+    """A field's latest readings from the last-value store, else InfluxDB (see the module)."""
 
     def __init__(
         self,
@@ -27,16 +41,23 @@ class LatestReadings:
         registry: Registry,
         ttl_s: float,
         clock: Callable[[], float] = time.monotonic,
+        store: LastValues | None = None,
     ) -> None:
         self._influx = influx
         self._registry = registry
-        self._kept: TtlCache[str, list[LatestValue]] = TtlCache(ttl_s, clock, name="latest")
+        self._store = store
+        self._kept: TtlCache[str, list[LatestValue]] = TtlCache(
+            min(ttl_s, STORE_CACHE_S), clock, name="latest"
+        )
+        self._looked_back: TtlCache[str, list[LatestValue]] = TtlCache(
+            ttl_s, clock, name="latest_influx"
+        )
         self._fields: TtlCache[str, FieldInfo] = TtlCache(ttl_s, clock, name="fields")
 
     @property
-    def caches(self) -> tuple[TtlCache[str, list[LatestValue]], TtlCache[str, FieldInfo]]:
-        """The readings cache and the fields cache (for metrics)."""
-        return self._kept, self._fields
+    def caches(self) -> tuple[TtlCache[str, Any], ...]:
+        """The readings caches and the fields cache (for metrics)."""
+        return self._kept, self._looked_back, self._fields
 
     def field(self, field_id: str) -> FieldInfo | None:
         """The registry's entry of a field, or None if there is no such field."""
@@ -58,6 +79,22 @@ class LatestReadings:
         """
         values = self._kept.get(field_id)
         if values is None:
+            values = self._stored(field_id)
+            if values:
+                self._kept.put(field_id, values)
+        if values and set(devices) <= {v.device_id for v in values}:
+            return values
+        values = self._looked_back.get(field_id)
+        if values is None:
             values = latest_for_field(self._influx, field_id, devices)
-            self._kept.put(field_id, values)
+            self._looked_back.put(field_id, values)
         return values
+
+    def _stored(self, field_id: str) -> list[LatestValue]:
+        if self._store is None:
+            return []
+        try:
+            return self._store.of_field(field_id)
+        except LastValuesError as exc:
+            log.warning(f"{exc}; asking InfluxDB instead", extra={"field_id": field_id})
+            return []

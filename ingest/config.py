@@ -109,6 +109,9 @@ class IngestConfig(BaseSettings):
     batch: BatchSettings = BatchSettings()
     acks: AckSettings = AckSettings()
     registry_url: str = "sqlite:///.tani/registry.sqlite3"
+    # The last-value store ingest keeps and the API reads (storage.last_values); unset: a
+    # SQLite file beside a SQLite registry, else a table in the registry's database.
+    last_values_url: str | None = None
     deadletters_path: Path = Path(".tani/deadletters.sqlite3")
     # Readings of devices the registry does not know: "hold" them in the quarantine until the
     # device is registered (tani quarantine list / replay), or "store" them without tags.

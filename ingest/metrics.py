@@ -45,6 +45,7 @@ class _StatsCollector(Collector):
             ("internal_errors", s.internal_errors, "messages that met an unforeseen error"),
             ("duplicate_readings", s.duplicate_readings, "readings received again"),
             ("write_retries", s.write_retries, "InfluxDB writes retried"),
+            ("last_values_failures", s.last_values_failures, "last-value store writes failed"),
         ):
             yield CounterMetricFamily(f"tani_ingest_{name}", text, value=value)
         dead = CounterMetricFamily(

@@ -4,8 +4,9 @@ A decoder thread takes messages in arrival order, turns them into line protocol 
 numbered batches to a few writer threads; a batch is acknowledged only after it, and every batch
 received before it, was written, retrying with backoff while InfluxDB is unavailable. A message
 that can never be written (malformed, forged, refused by InfluxDB) becomes a dead letter and is
-acknowledged, so it cannot block the queue. A rollup thread keeps hourly and daily rollups
-current.
+acknowledged, so it cannot block the queue. After each write the newest reading of every
+series in it goes to the last-value store (``storage.last_values``), which the API reads for
+latest conditions. A rollup thread keeps hourly and daily rollups current.
 """
 
 from __future__ import annotations
@@ -27,13 +28,22 @@ from ingest.acks import AckGatherer
 from ingest.config import IngestConfig
 from ingest.consumer import InboundMessage, MqttConsumer
 from ingest.deadletters import DeadLetters
-from ingest.lines import LineMaker
+from ingest.lines import LineMaker, newest_of
 from ingest.metrics import IngestMetrics
 from ingest.quarantine import Quarantine, replay_registered
 from ingest.sequences import DuplicateCounter, SequenceAudit, audit
 from ingest.validation import enforce_physical_limits
 from registry.store import DevicePlacement, Registry
 from storage.influx import InfluxError, InfluxMisconfigured, InfluxRejected, InfluxUnavailable
+from storage.last_values import (
+    Key,
+    LastValues,
+    LastValuesError,
+    Newest,
+    default_url,
+    keep_newest,
+    seed_from_influx,
+)
 from storage.rollups import Rollup, StorageLayout
 from storage.schema import HealthError, health_lines, reading_line
 from storage.writers import InfluxWriter
@@ -67,6 +77,7 @@ class IngestStats:
     duplicate_readings: int = 0
     dead_letters: int = 0
     write_retries: int = 0
+    last_values_failures: int = 0
     rejected_by_reason: dict[str, int] = field(default_factory=dict)
 
 
@@ -80,6 +91,7 @@ class _Decoded:
     rejected: list[RejectedRow]
     impossible: int  # values stored as bad: no sensor can report them
     oldest_ms: int | None  # the oldest trusted time written (for the rollups)
+    newest: dict[Key, Newest]  # the newest reading of each placed series (last-value store)
 
 
 @dataclass(slots=True)
@@ -92,6 +104,7 @@ class _Handled:
     # the message is settled (written, or set aside as a dead letter).
     gateway_id: str | None = None
     settled: list[int] = field(default_factory=list)
+    newest: dict[Key, Newest] = field(default_factory=dict)
 
 
 def open_writer(config: IngestConfig) -> InfluxWriter:
@@ -118,16 +131,19 @@ def replay_quarantine(config: IngestConfig) -> dict[str, int]:
     registry = Registry(config.registry_url)
     quarantine = Quarantine(config.quarantine_path)
     writer = open_writer(config)
+    last_values = LastValues(config.last_values_url or default_url(config.registry_url))
     try:
         placements = registry.placements()
 
         def write(readings: list[Reading]) -> None:
             lines = [reading_line(r, placements.get((r.gateway_id, r.device_id))) for r in readings]
             writer.write_lines(lines)
+            last_values.record(newest_of(readings, placements))
 
         return replay_registered(quarantine, registry.devices(), write)
     finally:
         writer.close()
+        last_values.close()
         quarantine.close()
         registry.close()
 
@@ -163,6 +179,7 @@ class Ingest:
         self._written: dict[int, tuple[list[_Handled], list[_Handled]]] = {}
         self._next_ack = 0
         self._progress_at = time.monotonic()
+        self._last_values = LastValues(config.last_values_url or default_url(config.registry_url))
         self._rollup = Rollup(self._influx, self._influx.layout)
         self._rollup_since: int | None = None
         self._rollups = threading.Thread(target=self._roll_up, name="ingest-rollups", daemon=True)
@@ -191,6 +208,18 @@ class Ingest:
             writer.start()
         if self.config.rollup_every_s:
             self._rollups.start()
+        threading.Thread(target=self._seed_last_values, name="ingest-seed", daemon=True).start()
+
+    def _seed_last_values(self) -> None:
+        """Fill a new (or lost) last-value store from InfluxDB, so latest conditions are quick
+        from the start; until then the API asks InfluxDB itself."""
+        try:
+            if not self._last_values.is_empty():
+                return
+            rows = seed_from_influx(self._last_values, self._influx)
+            log.info("last-value store filled from InfluxDB", extra={"series": rows})
+        except (InfluxError, LastValuesError) as exc:
+            log.warning(f"last-value store not filled from InfluxDB (new readings fill it): {exc}")
 
     def backlog(self) -> tuple[int, float]:
         """Messages received and not yet acknowledged, and for how many seconds nothing was
@@ -250,6 +279,7 @@ class Ingest:
         self._consumer.stop(end_session=shared)
         self.metrics.close()
         self._influx.close()
+        self._last_values.close()
         self._deadletters.close()
         self._quarantine.close()
         self._registry.close()
@@ -312,7 +342,25 @@ class Ingest:
                 complete, written = self._write_one_by_one(batch)
             if not complete:
                 return  # stopping: the broker redelivers the unacknowledged messages later
+            self._keep_last_values(written)
             self._acknowledge_in_order(number, batch, written)
+
+    def _keep_last_values(self, written: list[_Handled]) -> None:
+        """Put the newest reading of each series just written into the last-value store.
+
+        The readings are in InfluxDB already: a store that cannot be written is logged and
+        counted (the API then shows older latest values) but never holds back the acks.
+        """
+        newest: dict[Key, Newest] = {}
+        for handled in written:
+            for key, (time_ms, value, quality) in handled.newest.items():
+                keep_newest(newest, key, time_ms, value, quality)
+        try:
+            self._last_values.record(newest)
+        except LastValuesError as exc:
+            with self._lock:
+                self._stats.last_values_failures += 1
+            log.error(f"{exc}; latest conditions show older values until it works again")
 
     def _acknowledge_in_order(
         self, number: int, batch: list[_Handled], written: list[_Handled]
@@ -475,6 +523,7 @@ class Ingest:
             decoded.oldest_ms,
             topic.gateway_id,
             settled,
+            decoded.newest,
         )
 
     def _lines_of(self, payload: bytes, gateway_id: str) -> _Decoded:
@@ -489,7 +538,9 @@ class Ingest:
             lines, rejected = decode_rows(payload, gateway_id, maker)
             if not maker.unknown:
                 seqs = maker.seqs
-                return _Decoded(lines, seqs, seqs, rejected, maker.impossible, maker.oldest_ms)
+                return _Decoded(
+                    lines, seqs, seqs, rejected, maker.impossible, maker.oldest_ms, maker.newest
+                )
         batch = decode_batch(payload, gateway_id)
         readings, impossible = enforce_physical_limits(batch.readings)
         settled = [r.seq for r in readings]
@@ -503,6 +554,7 @@ class Ingest:
             batch.rejected,
             impossible,
             min(times) if times else None,
+            newest_of(readings, placements),
         )
 
     def _dead(

@@ -34,6 +34,7 @@ from registry.directory import UserIn, create_user
 from registry.people import Role
 from registry.store import Registry
 from storage.influx import InfluxDB
+from storage.last_values import LastValues, default_url
 from tani.stack import Stack
 from telemetry.topics import readings_topic
 from tests.integration.pipeline import Place, running_pipeline
@@ -70,6 +71,7 @@ class Chain:
     api: TestClient
     stack: Stack
     gateway_id: str
+    registry_url: str
 
     def points(self, quantity: str) -> list[dict[str, Any]]:
         series = self.influx.query(
@@ -110,6 +112,7 @@ def chain(stack: Stack, tmp_path: Path) -> Iterator[Chain]:
                     api,
                     stack,
                     place.gateway_id,
+                    pipeline.registry_url,
                 )
         finally:
             influx.close()
@@ -161,6 +164,24 @@ def test_values_the_emulators_produced_arrive_in_influxdb_and_the_api(chain: Cha
         assert reading["value"] == pytest.approx(newest["value"])
         assert _ms(reading["time"]) == newest["time"]
         assert abs(_ms(reading["time"]) / 1000 - time.time()) < 60
+
+    # The last-value store the API read holds, within a second of InfluxDB, the newest
+    # reading of every series of the field (ingest keeps it right after each write).
+    store = LastValues(default_url(chain.registry_url))
+    try:
+        newest_stored = {
+            (p["device_id"], quantity): p["time"]
+            for quantity in UNITS
+            for p in sorted(chain.points(quantity), key=lambda p: p["time"])
+        }
+
+        def caught_up() -> bool:
+            kept = {(v.device_id, v.quantity): v.time_ms for v in store.of_field(FIELD)}
+            return all(kept.get(key, -1) >= t for key, t in newest_stored.items())
+
+        wait_for(caught_up, timeout=1.0, what="the last-value store as new as InfluxDB")
+    finally:
+        store.close()
 
     # The gateway's health report (sent as it starts) arrived too, with a line per device.
     gateway_health = chain.influx.query(

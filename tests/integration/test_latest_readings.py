@@ -1,15 +1,17 @@
-"""Latest readings of a field on the real influxd: the day's look-back, and the long one for a
-placed device that fell silent."""
+"""Latest readings of a field on the real influxd: the day's look-back, the long one for a
+placed device that fell silent, and a new last-value store filled from them."""
 
 from __future__ import annotations
 
 import itertools
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
 from registry.store import DevicePlacement
+from storage.last_values import LastValues, seed_from_influx
 from storage.queries import LatestValue, latest_for_field
 from storage.rollups import StorageLayout
 from storage.schema import reading_line
@@ -82,3 +84,23 @@ def test_a_field_silent_all_day_is_looked_for_further_back(influx: InfluxWriter)
     assert (value.device_id, value.value) == ("soil-9", 22.0)
     assert value.time_ms < time.time() * 1000 - 2 * DAY_MS + MINUTE_MS
     assert latest_for_field(influx, "no-such-field") == []
+
+
+def test_a_new_last_value_store_is_filled_with_what_the_look_back_shows(
+    influx: InfluxWriter, tmp_path: Path
+) -> None:
+    store = LastValues(f"sqlite:///{tmp_path / 'last_values.sqlite3'}")
+    try:
+        # soil-1's newest moisture is already there from ingest: the seed never moves it back.
+        store.record(
+            {("sawah", "soil-1", "soil_moisture"): (int(time.time() * 1000), 33.0, "good")}
+        )
+        seed_from_influx(store, influx)
+        assert _shown(store.of_field("sawah")) == [
+            ("soil-1", "soil_moisture", 33.0),
+            ("soil-2", "soil_moisture", 18.0),
+            ("soil-2", "soil_temperature", 26.0),
+        ]
+        assert store.of_field("ladang-lama") == latest_for_field(influx, "ladang-lama")
+    finally:
+        store.close()

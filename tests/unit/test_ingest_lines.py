@@ -4,8 +4,9 @@ For random batches (any quantity, value, time, quality and sequence, placed devi
 unplaced ones), the lines ``ingest.lines.LineMaker`` makes while the binary decoder reads the
 payload are, byte for byte, the ``storage.schema.reading_line`` of the decoded Readings after
 ``ingest.validation.enforce_physical_limits``; so are the sequence numbers, the count of
-impossible values and the oldest trusted time. A device the registry does not know is noticed,
-so ingest can hold its readings in the quarantine the general way.
+impossible values, the oldest trusted time and the newest reading of each placed series. A
+device the registry does not know is noticed, so ingest can hold its readings in the
+quarantine the general way.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ingest.lines import LineMaker
+from ingest.lines import LineMaker, newest_of
 from ingest.validation import enforce_physical_limits
 from registry.store import DevicePlacement
 from storage.schema import reading_line
@@ -52,6 +53,8 @@ def test_the_lines_are_those_of_the_general_path(
     trusted = [r.time_ms for r in checked if r.time_trusted]
     assert maker.oldest_ms == (min(trusted) if trusted else None)
     assert maker.unknown is False
+    # What goes to the last-value store: the newest reading of each placed series.
+    assert maker.newest == newest_of(checked, placements)
 
 
 @given(batches(), st.data())
