@@ -16,6 +16,7 @@ from typing import Annotated
 from urllib.parse import urlsplit
 
 from fastapi import Depends, HTTPException, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.security import APIKeyCookie, OAuth2PasswordBearer
 from sqlalchemy import ColumnElement, true
 from sqlalchemy.orm import Session
@@ -97,11 +98,17 @@ def signed_in(request: Request, session: Session, token: str) -> Principal:
     principals: TtlCache[str, Principal] = request.app.state.principals
     principal = principals.get(token)
     if principal is None:
-        principal = principal_for_token(session, token, now_ms=now_ms())
-        # Ends the transaction: the token's last use, when it was due, is written (it may
-        # already be flushed, so "dirty" cannot tell), and no lock outlives the check.
-        session.commit()
-        principals.put(token, principal)
+        principal = _remembered(request, session, token)
+    return principal
+
+
+def _remembered(request: Request, session: Session, token: str) -> Principal:
+    """The token's principal from the registry, kept for the next requests."""
+    principal = principal_for_token(session, token, now_ms=now_ms())
+    # Ends the transaction: the token's last use, when it was due, is written (it may already
+    # be flushed, so "dirty" cannot tell), and no lock outlives the check.
+    session.commit()
+    request.app.state.principals.put(token, principal)
     return principal
 
 
@@ -115,11 +122,21 @@ def forget_principals(request: Request) -> None:
     request.app.state.principals.clear()
 
 
-def _principal(request: Request, session: SessionDep, token: TokenDep) -> Principal:
-    try:
-        return signed_in(request, session, token)
-    except AuthenticationError as exc:
-        raise unauthorized(str(exc)) from None
+async def _principal(request: Request, token: TokenDep) -> Principal:
+    # A principal kept from a moment ago is found on the event loop; only a miss opens a
+    # registry session, on the thread pool. Most requests then cost no thread hop for auth.
+    principal = request.app.state.principals.get(token)
+    if principal is not None:
+        return principal
+    return await run_in_threadpool(_principal_from_registry, request, token)
+
+
+def _principal_from_registry(request: Request, token: str) -> Principal:
+    with Session(request.app.state.registry.engine) as session:
+        try:
+            return _remembered(request, session, token)
+        except AuthenticationError as exc:
+            raise unauthorized(str(exc)) from None
 
 
 def require(*roles: Role) -> Callable[[Principal], Awaitable[Principal]]:

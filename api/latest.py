@@ -53,24 +53,44 @@ class LatestReadings:
             ttl_s, clock, name="latest_influx"
         )
         self._fields: TtlCache[str, FieldInfo] = TtlCache(ttl_s, clock, name="fields")
+        # The JSON answer of a field, as long as its values are kept: a request that finds it
+        # costs neither a query nor a serialization.
+        self._answers: TtlCache[str, bytes] = TtlCache(
+            min(ttl_s, STORE_CACHE_S), clock, name="latest_json"
+        )
 
     @property
     def caches(self) -> tuple[TtlCache[str, Any], ...]:
         """The readings caches and the fields cache (for metrics)."""
-        return self._kept, self._looked_back, self._fields
+        return self._kept, self._looked_back, self._fields, self._answers
 
     def field(self, field_id: str) -> FieldInfo | None:
         """The registry's entry of a field, or None if there is no such field."""
-        info = self._fields.get(field_id)
-        if info is None:
-            info = self._registry.field(field_id)
-            if info is not None:
-                self._fields.put(field_id, info)
+        return self._fields.get(field_id) or self.field_from_registry(field_id)
+
+    def field_kept(self, field_id: str) -> FieldInfo | None:
+        """The field's entry if it is kept; None means ask ``field_from_registry`` (no I/O)."""
+        return self._fields.get(field_id)
+
+    def field_from_registry(self, field_id: str) -> FieldInfo | None:
+        """The registry's entry of a field, kept for the next requests; None if none."""
+        info = self._registry.field(field_id)
+        if info is not None:
+            self._fields.put(field_id, info)
         return info
+
+    def answer_kept(self, field_id: str) -> bytes | None:
+        """The JSON answer made for this field a moment ago, if any (no I/O)."""
+        return self._answers.get(field_id)
+
+    def keep_answer(self, field_id: str, body: bytes) -> None:
+        """Keep a field's JSON answer as long as its values are kept."""
+        self._answers.put(field_id, body)
 
     def forget_fields(self) -> None:
         """Read fields from the registry again (an admin changed one)."""
         self._fields.clear()
+        self._answers.clear()
 
     def of_field(self, field_id: str, devices: Sequence[str] = ()) -> list[LatestValue]:
         """The latest value of every quantity of a field; raises ``InfluxError`` like the query.

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from fastapi import APIRouter, HTTPException
+from fastapi import APIRouter, HTTPException, Response
+from fastapi.concurrency import run_in_threadpool
 
 from api.auth import CurrentUser
 from api.deps import FieldId, LatestDep
+from api.latest import LatestReadings
 from api.schemas import FieldLatestPublic, ReadingPublic
+from registry.store import FieldInfo
 from storage.influx import InfluxError
 from storage.queries import LatestValue
 from telemetry.quantities import QUANTITIES
@@ -17,25 +20,36 @@ router = APIRouter(prefix="/api/v1/fields", tags=["fields"])
 
 
 @router.get("/{field_id}/latest", response_model=FieldLatestPublic)
-def field_latest(field_id: FieldId, principal: CurrentUser, latest: LatestDep) -> FieldLatestPublic:
+async def field_latest(field_id: FieldId, principal: CurrentUser, latest: LatestDep) -> Response:
     """The latest value, unit and time of every quantity measured in a field."""
-    info = latest.field(field_id)
+    # What was asked a moment ago is answered on the event loop; the registry, the last-value
+    # store and InfluxDB are asked on the thread pool.
+    info = latest.field_kept(field_id) or await run_in_threadpool(
+        latest.field_from_registry, field_id
+    )
     # A field the caller may not see is "not found" too, so field ids leak nothing.
     if info is None or not principal.can_see_field(info.id, info.village_id):
         raise HTTPException(404, f"Lahan {field_id!r} tidak ditemukan / field not found")
+    body = latest.answer_kept(info.id) or await run_in_threadpool(_answer, latest, info)
+    return Response(body, media_type="application/json")
+
+
+def _answer(latest: LatestReadings, info: FieldInfo) -> bytes:
     try:
-        values = latest.of_field(field_id, info.devices)
+        values = latest.of_field(info.id, info.devices)
     except InfluxError as exc:
         raise HTTPException(
             503, f"Basis data tidak menjawab / database unavailable: {exc}"
         ) from None
-    return FieldLatestPublic(
+    body = FieldLatestPublic(
         field_id=info.id,
         name=info.name,
         village_id=info.village_id,
         crop=info.crop,
         readings=[_public(v) for v in values],
-    )
+    ).model_dump_json()
+    latest.keep_answer(info.id, body.encode())
+    return body.encode()
 
 
 def _public(value: LatestValue) -> ReadingPublic:
