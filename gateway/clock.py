@@ -21,7 +21,6 @@ what the gateway already recorded is not believed.
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 import logging
 import threading
 import time
@@ -78,7 +77,9 @@ class Clock(Protocol):
 def _kernel_synchronised() -> bool | None:
     """What adjtimex says about NTP synchronisation; None where it cannot be asked."""
     try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True)
+        # The process's own symbols, libc's among them: find_library("c") would run ldconfig
+        # in a child process every _SYNC_CHECK_S.
+        libc = ctypes.CDLL(None, use_errno=True)
         # struct timex is under 256 bytes on every Linux ABI; modes=0 only reads.
         buffer = ctypes.create_string_buffer(512)
         return libc.adjtimex(buffer) != _TIME_ERROR

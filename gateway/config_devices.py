@@ -6,9 +6,7 @@ bad map or format stops the gateway at start-up with the key named, never at the
 
 from __future__ import annotations
 
-from typing import Literal, Self
-
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from typing import Annotated, Literal
 
 from gateway.drivers.register_map import BUILTIN_MAPS, RegisterField, RegisterMap
 from gateway.drivers.weather_lines import (
@@ -21,15 +19,12 @@ from gateway.drivers.weather_lines import (
     RainMode,
     Slot,
 )
+from gateway.settings import MinLength, Range, Section
 from telemetry.quantities import QUANTITIES
 
 # Names of the built-in maps and formats (a unit test checks they match the drivers' tables).
 BuiltinMap = Literal["seven_in_one", "jxct"]
 BuiltinFormat = Literal["wxsta", "vaisala_wxt"]
-
-
-class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 def _catalogue_quantity(quantity: str) -> str:
@@ -38,54 +33,49 @@ def _catalogue_quantity(quantity: str) -> str:
     return quantity
 
 
-class RegisterSettings(_Section):
+class RegisterSettings(Section, frozen=True):
     """One holding register of a custom map: value = raw count * scale."""
 
     quantity: str
-    address: int = Field(ge=0, le=0xFFFF)
+    address: Annotated[int, Range(ge=0, le=0xFFFF)]
     scale: float = 1.0
     signed: bool = False
 
-    @model_validator(mode="after")
-    def _check(self) -> Self:
+    def _check(self) -> None:
         _catalogue_quantity(self.quantity)
         self.build()  # RegisterField refuses a zero or infinite scale
-        return self
 
     def build(self) -> RegisterField:
         """The driver's description of this register."""
         return RegisterField(self.address, self.quantity, self.scale, self.signed)
 
 
-class _SlotSettings(_Section):
+class _SlotSettings(Section, frozen=True):
     """Where an item is: ``key`` on KEY=VALUE lines or ``position`` (0 = first after the
     sentence), with the unit text that follows its number, if any."""
 
-    key: str | None = Field(default=None, min_length=1)
-    position: int | None = Field(default=None, ge=0)
+    key: Annotated[str | None, MinLength(1)] = None
+    position: Annotated[int | None, Range(ge=0)] = None
     unit: str = ""
 
     def slot(self) -> Slot:
         """The driver's description of where the item is."""
         return Slot(key=self.key, position=self.position, unit=self.unit)
 
-    @model_validator(mode="after")
-    def _check_slot(self) -> Self:
+    def _check(self) -> None:
         self.slot()  # exactly one of key and position
-        return self
 
 
 class WeatherFieldSettings(_SlotSettings):
     """One item that becomes a catalogue quantity: value = number * scale."""
 
     quantity: str
-    scale: float = Field(default=1.0, gt=0)
+    scale: Annotated[float, Range(gt=0)] = 1.0
 
-    @model_validator(mode="after")
-    def _check_quantity(self) -> Self:
+    def _check(self) -> None:
+        super()._check()
         if _catalogue_quantity(self.quantity) == "rain":
             raise ValueError("rain has its own table: [weather.line.rain]")
-        return self
 
     def build(self) -> LineField:
         """The driver's description of this item."""
@@ -96,14 +86,13 @@ class RainSettings(_SlotSettings):
     """The rain item: a cumulative tip counter, a cumulative total in mm, or mm per line."""
 
     mode: RainMode = "tip_counter"
-    mm_per_tip: float | None = Field(default=None, gt=0)
-    modulus: int | None = Field(default=None, ge=2)
+    mm_per_tip: Annotated[float | None, Range(gt=0)] = None
+    modulus: Annotated[int | None, Range(ge=2)] = None
 
-    @model_validator(mode="after")
-    def _check_mode(self) -> Self:
-        if self.mode != "tip_counter" and {"mm_per_tip", "modulus"} & self.model_fields_set:
+    def _check(self) -> None:
+        super()._check()
+        if self.mode != "tip_counter" and {"mm_per_tip", "modulus"} & self.fields_set:
             raise ValueError("mm_per_tip and modulus apply to mode = 'tip_counter' only")
-        return self
 
     def build(self) -> RainField:
         """The driver's description of the rain item (0.2 mm a tip, 16-bit counter by default)."""
@@ -119,22 +108,20 @@ class SequenceSettings(_SlotSettings):
     """The station's sample counter, if its lines carry one."""
 
 
-class LineFormatSettings(_Section):
+class LineFormatSettings(Section, frozen=True):
     """A station line format described in the configuration (``[weather.line]``)."""
 
-    sentence: str = Field(min_length=1)
+    sentence: Annotated[str, MinLength(1)]
     layout: Layout = "key_value"
-    separator: str = Field(default=",", min_length=1)
+    separator: Annotated[str, MinLength(1)] = ","
     checksum: Checksum = "none"
     invalid_marker: str = ""
-    fields: list[WeatherFieldSettings] = Field(min_length=1)
+    fields: Annotated[list[WeatherFieldSettings], MinLength(1)]
     rain: RainSettings | None = None
     sequence: SequenceSettings | None = None
 
-    @model_validator(mode="after")
-    def _check_format(self) -> Self:
+    def _check(self) -> None:
         self.build("check")  # LineFormat refuses repeated slots, a bad sentence, ...
-        return self
 
     def build(self, name: str) -> LineFormat:
         """The driver's description of the format, named after its station."""

@@ -467,8 +467,8 @@ def _sdi12_crc_repair(data: bytes) -> bytes:
 
 # The custom formats of the configuration examples (tests/unit/golden/gateway_config), built as
 # a gateway builds them from its configuration.
-NMEA_MDA = LineFormatSettings.model_validate(
-    {
+NMEA_MDA = LineFormatSettings(
+    **{
         "sentence": "$WIMDA",
         "layout": "positional",
         "checksum": "nmea",
@@ -481,8 +481,8 @@ NMEA_MDA = LineFormatSettings.model_validate(
         ],
     }
 ).build("custom_nmea_mda")
-KEY_VALUE = LineFormatSettings.model_validate(
-    {
+KEY_VALUE = LineFormatSettings(
+    **{
         "sentence": "WS",
         "separator": ";",
         "sequence": {"key": "N"},

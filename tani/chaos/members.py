@@ -9,6 +9,7 @@ supervisor never restarts it a second time.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import threading
 import time
@@ -20,6 +21,7 @@ from pydantic import BaseModel
 
 from gateway.config import MqttSettings as GatewayMqtt
 from gateway.config import PublishSettings
+from gateway.settings import Section
 from ingest.config import SHARED_SESSION_EXPIRY_S, AckSettings
 from tani.chaos.params import Params
 from tani.chaos.procs import Child, module_argv, tani_argv
@@ -33,8 +35,12 @@ DATABASE = "tani"
 SHARED_GROUP = "chaos"
 
 
-def _default(model: type[BaseModel], name: str) -> float:
-    value = model.model_fields[name].default
+def _default(model: type[BaseModel] | type[Section], name: str) -> float:
+    # The gateway's sections are dataclasses (gateway.settings), the servers' pydantic models.
+    if issubclass(model, Section):
+        value = {f.name: f.default for f in dataclasses.fields(model)}[name]  # type: ignore[arg-type]
+    else:
+        value = model.model_fields[name].default
     assert isinstance(value, int | float), f"{model.__name__}.{name} has no numeric default"
     return float(value)
 

@@ -8,7 +8,6 @@ import tomllib
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from pydantic import ValidationError
 
 from firmware_sim import sdi12_probe
 from gateway.buses import build_buses
@@ -27,6 +26,7 @@ from gateway.drivers.sdi12 import (
     teros12_vwc_percent,
     to_quantities,
 )
+from gateway.settings import ConfigError
 
 # Recorded replies of a TEROS 12 at address 0 to aD0! after aMC!, and of other sensors.
 TEROS_D0 = b"0+2716.35+27.1+312DmK"
@@ -199,5 +199,5 @@ def test_sdi12_section_builds_a_bus() -> None:
     ],
 )
 def test_bad_sdi12_sections_are_refused_naming_the_key(sensors: str, message: str) -> None:
-    with pytest.raises(ValidationError, match=message):
+    with pytest.raises(ConfigError, match=message):
         GatewayConfig(**tomllib.loads(_TEMPLATE.replace("SENSORS", sensors)))
