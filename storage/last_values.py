@@ -24,8 +24,9 @@ Readings of devices the registry has not placed in a field are not kept: no page
 
 from __future__ import annotations
 
-import logging
-from collections.abc import Iterable, Mapping
+import sqlite3
+import time
+from collections.abc import Mapping
 
 from sqlalchemy import (
     BigInteger,
@@ -43,13 +44,12 @@ from sqlalchemy import (
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.schema import CreateTable
 
 from storage.influx import InfluxDB
 from storage.queries import LATEST_LOOKBACK, LatestValue
 from storage.schema import MEASUREMENT
 from telemetry.quantities import QUANTITIES
-
-log = logging.getLogger(__name__)
 
 FILE_NAME = "last_values.sqlite3"
 # A writer waits this long for another process's transaction (SQLite has one writer at a time).
@@ -116,8 +116,12 @@ class LastValues:
         self.url = url
         self._engine = _engine(url)
         try:
-            _metadata.create_all(self._engine, checkfirst=True)
+            # IF NOT EXISTS, not checkfirst: workers starting together would each see no table
+            # and all but one fail to create it.
+            with self._engine.begin() as connection:
+                connection.execute(CreateTable(last_value, if_not_exists=True))
         except SQLAlchemyError as exc:
+            self._engine.dispose()
             raise LastValuesError(f"last-value store {url} cannot be created: {exc}") from exc
         dialect = self._engine.dialect.name
         insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
@@ -220,16 +224,22 @@ def _engine(url: str) -> Engine:
     def _wal(connection, _record) -> None:  # type: ignore[no-untyped-def]
         # Readers (API processes) never wait for the writer (ingest), nor it for them.
         cursor = connection.cursor()
-        cursor.execute("PRAGMA journal_mode=WAL")
+        _switch_to_wal(cursor)
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.close()
 
     return engine
 
 
-def records(rows: Iterable[tuple[str, str, str, int, float, str]]) -> dict[Key, Newest]:
-    """The newest of each key among (field, device, quantity, time_ms, value, quality) rows."""
-    newest: dict[Key, Newest] = {}
-    for field_id, device_id, quantity, time_ms, value, quality in rows:
-        keep_newest(newest, (field_id, device_id, quantity), time_ms, value, quality)
-    return newest
+def _switch_to_wal(cursor: sqlite3.Cursor) -> None:
+    # Switching a new file to WAL answers "database is locked" at once, without the busy
+    # timeout, while another process switches it too (workers starting together): retry.
+    deadline = time.monotonic() + _BUSY_TIMEOUT_MS / 1000
+    while True:
+        try:
+            cursor.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.01)

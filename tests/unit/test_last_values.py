@@ -136,6 +136,29 @@ def test_writers_in_threads_never_move_a_value_back(url: str) -> None:
         store.close()
 
 
+def test_workers_starting_together_on_a_new_store_all_open_it(tmp_path: Path) -> None:
+    # Two ingest workers started at once both found no table and both created it: one died
+    # with "table last_value already exists".
+    failures: list[LastValuesError] = []
+    for attempt in range(10):
+        url = f"sqlite:///{tmp_path / f'last_values_{attempt}.sqlite3'}"
+        start = threading.Barrier(6)
+
+        def open_store(url: str = url, start: threading.Barrier = start) -> None:
+            start.wait()
+            try:
+                LastValues(url).close()
+            except LastValuesError as exc:
+                failures.append(exc)
+
+        threads = [threading.Thread(target=open_store) for _ in range(6)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert failures == []
+
+
 @pytest.fixture
 def registry(tmp_path: Path) -> Iterator[Registry]:
     opened = Registry(f"sqlite:///{tmp_path / 'registry.sqlite3'}")
