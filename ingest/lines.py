@@ -25,12 +25,31 @@ from telemetry.reading import Quality, Reading
 
 _LIMITS = {key: (q.physical_min, q.physical_max) for key, q in QUANTITIES.items()}
 _BAD = Quality.BAD
+# Later than any reading: the first trusted row of a series is its oldest so far.
+_NEVER = 2**63
+
+
+class _Series:
+    """What every row of one series in one message shares, and what its rows leave behind."""
+
+    __slots__ = ("high", "key", "low", "newest", "oldest_ms", "prefix", "untrusted_prefix")
+
+    def __init__(
+        self, low: float, high: float, prefix: str, untrusted_prefix: str, key: Key | None
+    ) -> None:
+        self.low = low
+        self.high = high
+        self.prefix = prefix
+        self.untrusted_prefix = untrusted_prefix
+        self.key = key  # (field, device, quantity) of a placed device, else None
+        self.newest: tuple[int, float, Quality] | None = None
+        self.oldest_ms = _NEVER
 
 
 class LineMaker:
     """Makes one line per valid row of one message (see the module docstring)."""
 
-    __slots__ = ("_known", "_placements", "impossible", "newest", "oldest_ms", "seqs", "unknown")
+    __slots__ = ("_known", "_placements", "_series", "impossible", "seqs", "unknown")
 
     def __init__(
         self,
@@ -39,52 +58,68 @@ class LineMaker:
     ) -> None:
         self._placements = placements
         self._known = known  # None: every device's readings are stored
+        self._series: list[_Series] = []
         self.seqs: list[int] = []
-        self.oldest_ms: int | None = None
         self.impossible = 0
         self.unknown = False
-        self.newest: dict[Key, Newest] = {}
 
-    def __call__(
-        self,
-        gateway_id: str,
-        device_id: str,
-        quantity: str,
-        value: float,
-        unit: str,
-        time_ms: int,
-        quality: Quality,
-        seq: int,
-        trusted: bool,
-    ) -> str:
-        low, high = _LIMITS[quantity]
-        if quality is not _BAD and not low <= value <= high:
-            quality = _BAD
-            self.impossible += 1
+    def series(self, gateway_id: str, device_id: str, quantity: str, unit: str) -> _Series:
+        """Look up a series' placement and build its line prefixes, once per message."""
         device = (gateway_id, device_id)
         if self._known is not None and device not in self._known:
             self.unknown = True
         placed = self._placements.get(device)
         if placed is None:
-            prefix = series_prefix(trusted, gateway_id, device_id, quantity, None, None, None)
+            tags: tuple[str | None, str | None, str | None] = (None, None, None)
+            key = None
         else:
+            tags = (placed.field_id, placed.village_id, placed.crop)
             key = (placed.field_id, device_id, quantity)
-            held = self.newest.get(key)
-            if held is None or time_ms >= held[0]:
-                self.newest[key] = (time_ms, value, quality.value)
-            prefix = series_prefix(
-                trusted,
-                gateway_id,
-                device_id,
-                quantity,
-                placed.field_id,
-                placed.village_id,
-                placed.crop,
-            )
+        low, high = _LIMITS[quantity]
+        made = _Series(
+            low,
+            high,
+            series_prefix(True, gateway_id, device_id, quantity, *tags),
+            series_prefix(False, gateway_id, device_id, quantity, *tags),
+            key,
+        )
+        self._series.append(made)
+        return made
+
+    def row(
+        self, series: _Series, value: float, time_ms: int, quality: Quality, seq: int, trusted: bool
+    ) -> str:
+        """One valid row's line; a physically impossible value is stored as bad."""
+        if not series.low <= value <= series.high and quality is not _BAD:
+            quality = _BAD
+            self.impossible += 1
+        newest = series.newest
+        if newest is None or time_ms >= newest[0]:
+            series.newest = (time_ms, value, quality)
         self.seqs.append(seq)
-        if trusted and (self.oldest_ms is None or time_ms < self.oldest_ms):
-            self.oldest_ms = time_ms
+        if trusted:
+            if time_ms < series.oldest_ms:
+                series.oldest_ms = time_ms
+            prefix = series.prefix
+        else:
+            prefix = series.untrusted_prefix
         return f"{prefix}value={value!r},quality={QUALITY_FIELDS[quality]},seq={seq}i {time_ms}"
+
+    @property
+    def oldest_ms(self) -> int | None:
+        """The oldest trusted time among the rows made, None if none was trusted."""
+        oldest = min((s.oldest_ms for s in self._series), default=_NEVER)
+        return None if oldest == _NEVER else oldest
+
+    @property
+    def newest(self) -> dict[Key, Newest]:
+        """The newest reading of each placed series among the rows made."""
+        newest: dict[Key, Newest] = {}
+        for s in self._series:
+            if s.key is not None and s.newest is not None:
+                time_ms, value, quality = s.newest
+                keep_newest(newest, s.key, time_ms, value, quality.value)
+        return newest
 
 
 def newest_of(

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 from storage.influx import InfluxDB
 from storage.schema import MEASUREMENT, UNTRUSTED_TIME_MEASUREMENT
+from telemetry.acks import seq_ranges
 
 # Per gateway: the last this many sequence numbers are remembered for duplicate detection.
 RECENT = 100_000
@@ -38,25 +39,15 @@ class DuplicateCounter:
     def count(self, gateway_id: str, seqs: list[int]) -> int:
         """How many of ``seqs`` were seen before; remembers all of them."""
         runs = self._runs.setdefault(gateway_id, [])
-        duplicates = 0
-        for first, last in _runs_of(sorted(set(seqs))):
+        distinct = set(seqs)
+        duplicates = len(seqs) - len(distinct)
+        for first, last in seq_ranges(distinct):
             duplicates += _overlap(runs, first, last)
             _add(runs, first, last)
-        duplicates += len(seqs) - len(set(seqs))
         if runs and runs[0][1] < runs[-1][1] - self._recent:
             floor = runs[-1][1] - self._recent
             runs[:] = [run for run in runs if run[1] >= floor]
         return duplicates
-
-
-def _runs_of(ordered: list[int]) -> list[tuple[int, int]]:
-    runs: list[tuple[int, int]] = []
-    for seq in ordered:
-        if runs and seq == runs[-1][1] + 1:
-            runs[-1] = (runs[-1][0], seq)
-        else:
-            runs.append((seq, seq))
-    return runs
 
 
 def _overlap(runs: list[list[int]], first: int, last: int) -> int:

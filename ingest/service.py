@@ -60,6 +60,11 @@ from telemetry.topics import HEALTH, STATUS, TopicError, parse_topic
 
 log = logging.getLogger(__name__)
 
+# The last-value store is written at most this often per worker, with the newest reading of
+# every series written since: a few statements a second whatever the rate (one per batch cost
+# ingest an eighth of its CPU), and the store stays well within a second of InfluxDB.
+LAST_VALUES_EVERY_S = 0.25
+
 
 @dataclass(slots=True)
 class IngestStats:
@@ -180,6 +185,8 @@ class Ingest:
         self._next_ack = 0
         self._progress_at = time.monotonic()
         self._last_values = LastValues(config.last_values_url or default_url(config.registry_url))
+        self._unrecorded: dict[Key, Newest] = {}  # written to InfluxDB, not yet to the store
+        self._recorded_at = float("-inf")
         self._rollup = Rollup(self._influx, self._influx.layout)
         self._rollup_since: int | None = None
         self._rollups = threading.Thread(target=self._roll_up, name="ingest-rollups", daemon=True)
@@ -276,6 +283,7 @@ class Ingest:
         if self._rollups.is_alive():
             self._rollups.join()
         self._acks.flush_all()
+        self._record_last_values(due_only=False)
         self._consumer.stop(end_session=shared)
         self.metrics.close()
         self._influx.close()
@@ -316,6 +324,7 @@ class Ingest:
                     return
                 self._audit_sequences()
                 self._acks.flush_due()
+                self._record_last_values(due_only=True)
                 batch = self._collect()
             while True:
                 if self._stopping.is_set():
@@ -346,20 +355,36 @@ class Ingest:
             self._acknowledge_in_order(number, batch, written)
 
     def _keep_last_values(self, written: list[_Handled]) -> None:
-        """Put the newest reading of each series just written into the last-value store.
+        """Note the newest reading of each series just written, for the last-value store."""
+        with self._lock:
+            unrecorded = self._unrecorded
+            for handled in written:
+                for key, (time_ms, value, quality) in handled.newest.items():
+                    keep_newest(unrecorded, key, time_ms, value, quality)
+        self._record_last_values(due_only=True)
+
+    def _record_last_values(self, due_only: bool) -> None:
+        """Write what was noted to the last-value store (if ``due_only``: only when
+        ``LAST_VALUES_EVERY_S`` passed since the last time; the decoder's idle loop calls this
+        too, so the last batch of a burst is recorded as well).
 
         The readings are in InfluxDB already: a store that cannot be written is logged and
-        counted (the API then shows older latest values) but never holds back the acks.
+        counted (the API then shows older latest values) but never holds back the acks; what
+        it missed is offered again next time.
         """
-        newest: dict[Key, Newest] = {}
-        for handled in written:
-            for key, (time_ms, value, quality) in handled.newest.items():
-                keep_newest(newest, key, time_ms, value, quality)
+        now = time.monotonic()
+        with self._lock:
+            if not self._unrecorded or (due_only and now - self._recorded_at < LAST_VALUES_EVERY_S):
+                return
+            newest, self._unrecorded = self._unrecorded, {}
+            self._recorded_at = now
         try:
             self._last_values.record(newest)
         except LastValuesError as exc:
             with self._lock:
                 self._stats.last_values_failures += 1
+                for key, (time_ms, value, quality) in newest.items():
+                    keep_newest(self._unrecorded, key, time_ms, value, quality)
             log.error(f"{exc}; latest conditions show older values until it works again")
 
     def _acknowledge_in_order(

@@ -6,6 +6,7 @@ Debian's InfluxDB 1.6 speaks only the v1 API (``/write``, ``/query``). Queries u
 
 from __future__ import annotations
 
+import http.client
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -13,6 +14,7 @@ from typing import Any
 
 import httpx
 
+from storage.line_posts import LinePosts
 from storage.schema import PRECISION
 
 
@@ -78,10 +80,18 @@ class InfluxDB:
         headers["Accept-Encoding"] = "identity"
         auth = httpx.BasicAuth(username, password or "") if username and not token else None
         self._http = httpx.Client(base_url=self.url, auth=auth, headers=headers, timeout=timeout_s)
+        self._posts = LinePosts(
+            self.url,
+            timeout_s,
+            token=token,
+            username=username if auth is not None else None,
+            password=password,
+        )
 
     def close(self) -> None:
         """Close the connection pool."""
         self._http.close()
+        self._posts.close()
 
     def ping(self) -> str:
         """The server's version, from ``/ping`` ("unknown" when it does not say)."""
@@ -109,7 +119,11 @@ class InfluxDB:
         params = {"db": self.database, "precision": PRECISION}
         if retention_policy:
             params["rp"] = retention_policy
-        self._request("POST", "/write", params=params, content="\n".join(lines).encode())
+        try:
+            status, text = self._posts.post(params, "\n".join(lines).encode())
+        except (OSError, http.client.HTTPException) as exc:
+            raise InfluxUnavailable(f"InfluxDB at {self.url} did not answer: {exc!r}") from None
+        _raise_for_status(self.url, "/write", status, text)
 
     def execute(self, statement: str) -> list[Series]:
         """Run one InfluxQL statement that changes the server (CREATE, ALTER, DROP) by POST."""
@@ -150,21 +164,18 @@ class InfluxDB:
             response = self._http.request(method, path, **kwargs)
         except httpx.HTTPError as exc:
             raise InfluxUnavailable(f"InfluxDB at {self.url} did not answer: {exc}") from None
-        if response.status_code >= 500 or response.status_code == 429:
-            raise InfluxUnavailable(
-                f"InfluxDB at {self.url} answered {response.status_code}: {response.text[:200]}"
-            )
         if response.status_code >= 400:
-            refusal = (
-                InfluxMisconfigured
-                if response.status_code in MISCONFIGURED_STATUSES
-                else InfluxRejected
-            )
-            raise refusal(
-                f"InfluxDB at {self.url} refused {path} ({response.status_code}): "
-                f"{response.text[:200]}"
-            )
+            _raise_for_status(self.url, path, response.status_code, response.text)
         return response
+
+
+def _raise_for_status(url: str, path: str, status: int, text: str) -> None:
+    """Raise InfluxUnavailable (worth retrying) or InfluxRejected for an error answer."""
+    if status >= 500 or status == 429:
+        raise InfluxUnavailable(f"InfluxDB at {url} answered {status}: {text[:200]}")
+    if status >= 400:
+        refusal = InfluxMisconfigured if status in MISCONFIGURED_STATUSES else InfluxRejected
+        raise refusal(f"InfluxDB at {url} refused {path} ({status}): {text[:200]}")
 
 
 def _identifier(name: str) -> str:

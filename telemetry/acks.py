@@ -47,8 +47,12 @@ class Ack:
 
 def seq_ranges(seqs: Iterable[int]) -> list[tuple[int, int]]:
     """Sorted, disjoint, non-touching inclusive ranges covering ``seqs``."""
+    ordered = sorted(set(seqs))
+    if ordered and ordered[-1] - ordered[0] + 1 == len(ordered):
+        # Nearly always: a message's or a gateway's readings are one run (no per-number loop).
+        return [(ordered[0], ordered[-1])]
     ranges: list[tuple[int, int]] = []
-    for seq in sorted(set(seqs)):
+    for seq in ordered:
         if ranges and seq == ranges[-1][1] + 1:
             ranges[-1] = (ranges[-1][0], seq)
         else:

@@ -59,7 +59,7 @@ def is_binary(payload: bytes) -> bool:
 
 
 def decode_rows(
-    payload: bytes, gateway_id: str, make: codec_binary.RowMaker[codec_binary.T]
+    payload: bytes, gateway_id: str, make: codec_binary.RowMaker[codec_binary.S, codec_binary.T]
 ) -> tuple[list[codec_binary.T], list[RejectedRow]]:
     """A format-2 payload's valid rows, each made by ``make``, and its refused rows (see
     ``codec_binary.decode_rows``); raises ``PayloadError`` like :func:`decode_batch`."""

@@ -28,7 +28,7 @@ import math
 import struct
 import zlib
 from collections.abc import Callable, Sequence
-from typing import TypeVar
+from typing import Protocol, TypeVar
 
 from telemetry.batch import (
     MAX_ROWS,
@@ -44,11 +44,49 @@ from telemetry.batch import (
 from telemetry.quantities import QUANTITIES, WIRE_CODE, WIRE_CODES
 from telemetry.reading import Quality, Reading
 
+S = TypeVar("S")
 T = TypeVar("T")
-# Turns one valid row into the caller's record, given a Reading's fields in order (gateway,
-# device, quantity, value, unit, time, quality, seq, time trusted): Reading itself, or ingest's
-# line-protocol maker.
-RowMaker = Callable[[str, str, str, float, str, int, Quality, int, bool], T]
+
+
+class RowMaker(Protocol[S, T]):
+    """Turns a message's valid rows into the caller's records (Readings, or ingest's lines).
+
+    ``series`` is called once for each valid series of the message's series table, ``row``
+    for each valid row, with what ``series`` made for its series: what repeats in every row of
+    a series (ids, unit, tags) is looked at once per message, not once per row.
+    """
+
+    def series(self, gateway_id: str, device_id: str, quantity: str, unit: str) -> S:
+        """What rows of this series share."""
+        ...
+
+    def row(
+        self, series: S, value: float, time_ms: int, quality: Quality, seq: int, trusted: bool
+    ) -> T:
+        """One valid row's record."""
+        ...
+
+
+class _ReadingMaker:
+    """Rows as Readings."""
+
+    def series(
+        self, gateway_id: str, device_id: str, quantity: str, unit: str
+    ) -> tuple[str, str, str, str]:
+        return gateway_id, device_id, quantity, unit
+
+    def row(
+        self,
+        series: tuple[str, str, str, str],
+        value: float,
+        time_ms: int,
+        quality: Quality,
+        seq: int,
+        trusted: bool,
+    ) -> Reading:
+        gateway_id, device_id, quantity, unit = series
+        return Reading(gateway_id, device_id, quantity, value, unit, time_ms, quality, seq, trusted)
+
 
 VERSION = 2
 CONTENT_TYPE = "application/vnd.tani.readings.v2"
@@ -61,6 +99,7 @@ _UNTRUSTED = 0x20
 _SEQ_JUMP = 0x40
 _RESERVED = 0x80
 _DOUBLE = struct.Struct("<d")
+_SCALES = tuple(10**k for k in range(_FLOAT64))
 
 
 def _uvarint(out: bytearray, n: int) -> None:
@@ -189,22 +228,23 @@ def _decode_rows(
     data: bytes,
     pos: int,
     n_rows: int,
-    series: list[tuple[str, str, str] | str],
+    made: list[S | None],
+    problems: list[str | None],
     time_ms: int,
     seq: int,
-    gateway_id: str,
     rows: list[T],
     rejected: list[RejectedRow],
-    make: RowMaker[T],
+    row: Callable[[S, float, int, Quality, int, bool], T],
 ) -> int:
-    """Decode the readings into ``rows`` (each made by ``make``) and ``rejected``; returns
-    where they end. Raises IndexError if the data ends early.
+    """Decode the readings into ``rows`` (each made by ``row`` from its series' ``made``
+    entry) and ``rejected``; returns where they end. Raises IndexError if the data ends early.
 
-    This loop is ingest's hottest code: varints of one byte (nearly all) are read inline, and
-    the common valid row skips the general checks, which only run to name what is wrong.
+    This loop is ingest's hottest code: varints of one and two bytes (nearly all) are read
+    inline, and the common valid row skips the general checks, which only run to name what is
+    wrong.
     """
     append, reject = rows.append, rejected.append
-    n_series = len(series)
+    n_series = len(made)
     for index in range(n_rows):
         header = data[pos]
         b = data[pos + 1]
@@ -217,6 +257,9 @@ def _decode_rows(
         b = data[pos]
         if b < 0x80:
             pos += 1
+        elif data[pos + 1] < 0x80:
+            b = (b & 0x7F) | data[pos + 1] << 7
+            pos += 2
         else:
             b, pos = _uvarint_at(data, pos)
         time_ms += (b >> 1) ^ -(b & 1)
@@ -231,13 +274,16 @@ def _decode_rows(
             b = data[pos]
             if b < 0x80:
                 pos += 1
+            elif data[pos + 1] < 0x80:
+                b = (b & 0x7F) | data[pos + 1] << 7
+                pos += 2
             else:
                 b, pos = _uvarint_at(data, pos)
-            value = ((b >> 1) ^ -(b & 1)) / 10**kind
+            value = ((b >> 1) ^ -(b & 1)) / _SCALES[kind]
         trusted = not header & _UNTRUSTED
-        entry = series[series_index] if series_index < n_series else None
+        entry = made[series_index] if series_index < n_series else None
         if (
-            type(entry) is tuple
+            entry is not None
             and header & 0x03 != 3
             and 0 <= seq < MAX_SEQ
             and (
@@ -247,25 +293,21 @@ def _decode_rows(
             )
             and (kind != _FLOAT64 or math.isfinite(value))
         ):
-            device_id, key, unit = entry
-            append(
-                make(
-                    gateway_id,
-                    device_id,
-                    key,
-                    value,
-                    unit,
-                    time_ms,
-                    _QUALITIES[header & 0x03],
-                    seq,
-                    trusted,
-                )
-            )
+            append(row(entry, value, time_ms, _QUALITIES[header & 0x03], seq, trusted))
         else:
             reject(
                 RejectedRow(
                     index,
-                    _row_problem(entry, series_index, header, value, time_ms, seq, trusted),
+                    _row_problem(
+                        problems[series_index] if series_index < n_series else None,
+                        series_index,
+                        n_series,
+                        header,
+                        value,
+                        time_ms,
+                        seq,
+                        trusted,
+                    ),
                     seq if 0 <= seq < MAX_SEQ else None,
                 )
             )
@@ -274,35 +316,39 @@ def _decode_rows(
 
 
 def _row_problem(
-    entry: tuple[str, str, str] | str | None,
+    series_problem: str | None,
     series_index: int,
+    n_series: int,
     header: int,
     value: float,
     time_ms: int,
     seq: int,
     trusted: bool,
 ) -> str:
-    if entry is None:
+    if series_index >= n_series:
         return f"series {series_index} is not in the series table"
-    if isinstance(entry, str):
-        return entry
+    if series_problem is not None:
+        return series_problem
     if header & 0x03 == 3:
         return "unknown quality code 3"
     return value_problem(value, time_ms, seq, trusted) or "invalid reading"
 
 
+_READINGS = _ReadingMaker()
+
+
 def decode(payload: bytes, gateway_id: str) -> DecodedBatch:
     """Decode a format-2 payload that arrived on ``gateway_id``'s topic."""
-    readings, rejected = decode_rows(payload, gateway_id, Reading)
+    readings, rejected = decode_rows(payload, gateway_id, _READINGS)
     return DecodedBatch(gateway_id, readings, rejected)
 
 
 def decode_rows(
-    payload: bytes, gateway_id: str, make: RowMaker[T]
+    payload: bytes, gateway_id: str, make: RowMaker[S, T]
 ) -> tuple[list[T], list[RejectedRow]]:
-    """Decode a format-2 payload, each valid row made by ``make`` (called with a Reading's
-    fields, in order), with the same checks as :func:`decode`: ingest turns rows straight into
-    line protocol this way, without an object per reading."""
+    """Decode a format-2 payload, each valid row made by ``make`` (see ``RowMaker``), with the
+    same checks as :func:`decode`: ingest turns rows straight into line protocol this way,
+    without an object per reading."""
     if len(payload) < 2 or payload[0] != VERSION:
         raise PayloadError("not a format-2 payload")
     flags = payload[1]
@@ -323,23 +369,26 @@ def decode_rows(
         raw = reader.take(reader.count("id bytes", 63))
         devices.append(raw.decode("ascii", errors="replace"))
     # Each series is checked once; rows then only check their value, time and sequence.
-    series: list[tuple[str, str, str] | str] = []
+    made: list[S | None] = []
+    problems: list[str | None] = []
     for _ in range(reader.count("series", MAX_ROWS)):
         device, code = reader.uvarint(), reader.uvarint()
         device_id = devices[device] if device < len(devices) else None
         key = WIRE_CODES[code] if code < len(WIRE_CODES) else f"code {code}"
         problem = series_problem(device_id, key)
         if problem is None and device_id is not None:
-            series.append((device_id, key, QUANTITIES[key].unit))
+            made.append(make.series(gateway_id, device_id, key, QUANTITIES[key].unit))
+            problems.append(None)
         else:
-            series.append(problem or "no device")
+            made.append(None)
+            problems.append(problem or "no device")
     time_ms, seq = reader.svarint(), reader.uvarint()
     n_rows = reader.count("readings", MAX_ROWS)
     rows: list[T] = []
     rejected: list[RejectedRow] = []
     try:
         reader.pos = _decode_rows(
-            reader.data, reader.pos, n_rows, series, time_ms, seq, gateway_id, rows, rejected, make
+            reader.data, reader.pos, n_rows, made, problems, time_ms, seq, rows, rejected, make.row
         )
     except (IndexError, struct.error):
         raise PayloadError("payload ends early, inside the readings") from None

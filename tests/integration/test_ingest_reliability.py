@@ -12,6 +12,7 @@ import itertools
 import json
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 import threading
@@ -20,6 +21,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import httpx
 import paho.mqtt.client as mqtt
@@ -37,6 +39,7 @@ from registry.store import (
     VillageEntry,
 )
 from storage.influx import InfluxDB, InfluxRejected
+from storage.last_values import LastValues
 from tani.stack import Stack
 from telemetry.acks import Ack, decode_ack
 from telemetry.codec import encode_batch
@@ -433,10 +436,10 @@ def test_an_unforeseen_error_sets_the_message_aside_and_ingest_goes_on(
     class Buggy(LineMaker):
         """Line making with a bug that only one device's readings meet."""
 
-        def __call__(self, gateway_id: str, device_id: str, *rest: object) -> str:
+        def series(self, gateway_id: str, device_id: str, quantity: str, unit: str) -> Any:
             if device_id == "boom":
                 raise RuntimeError("a bug nobody foresaw")
-            return super().__call__(gateway_id, device_id, *rest)  # type: ignore[arg-type]
+            return super().series(gateway_id, device_id, quantity, unit)
 
     monkeypatch.setattr(ingest.service, "LineMaker", Buggy)
     gateway_id = names[0]
@@ -665,3 +668,45 @@ def test_a_lone_message_is_written_at_once_not_after_the_batch_delay(
         stream.publish(stream.readings(3))
         _assert_exactly_once(influx, stream, timeout=15)
         assert time.monotonic() - sent < 10
+
+
+def test_a_last_value_store_that_fails_holds_nothing_back_and_catches_up_when_it_works(
+    stack: Stack, tmp_path: Path, names: tuple[str, str, str]
+) -> None:
+    gateway_id = names[0]
+    registry = Registry.from_path(tmp_path / "registry.sqlite3")
+    registry.apply(
+        SiteFile(
+            villages=[VillageEntry(id="karang-agung", name="Karang Agung")],
+            fields=[FieldEntry(id="sawah-1", name="Sawah 1", village="karang-agung")],
+            gateways=[
+                GatewayEntry(
+                    id=gateway_id,
+                    name=gateway_id,
+                    devices=[DeviceEntry(id="soil-1", kind="modbus_soil", field="sawah-1")],
+                )
+            ],
+        )
+    )
+    registry.close()
+    store_url = f"sqlite:///{tmp_path / 'last_values.sqlite3'}"
+
+    def newest_kept() -> int | None:
+        store = LastValues(store_url)
+        try:
+            kept = store.of_field("sawah-1")
+        finally:
+            store.close()
+        return kept[0].time_ms if kept else None
+
+    with _running(stack, tmp_path, names) as (_, ingest, stream, influx):
+        stream.publish(stream.readings(5))
+        wait_for(lambda: newest_kept() == T0 + 5_000, timeout=5, what="the store kept up")
+        with sqlite3.connect(tmp_path / "last_values.sqlite3") as db:
+            db.execute("DROP TABLE last_value")  # the store breaks
+        stream.publish(stream.readings(5))
+        _assert_exactly_once(influx, stream, timeout=10)  # stored and acknowledged regardless
+        wait_for(lambda: ingest.stats().last_values_failures > 0, what="the failure counted")
+        LastValues(store_url).close()  # the store works again (the table back, empty)
+        # With no new reading, what the store missed is offered again.
+        wait_for(lambda: newest_kept() == T0 + 10_000, timeout=5, what="the store caught up")

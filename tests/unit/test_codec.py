@@ -211,3 +211,47 @@ def test_a_huge_gateway_id_does_not_flood_the_error_message() -> None:
     with pytest.raises(PayloadError) as refused:
         decode_batch(_json([GOOD_ROW], gw="x" * 100_000), "gw-1")
     assert len(str(refused.value)) < 200
+
+
+def _varint(n: int) -> bytes:
+    out = bytearray()
+    while True:
+        if n < 0x80:
+            return bytes(out + bytes([n]))
+        out.append(n & 0x7F | 0x80)
+        n >>= 7
+
+
+def _zigzag(n: int) -> bytes:
+    return _varint(n << 1 if n >= 0 else (-n << 1) - 1)
+
+
+def test_binary_rows_of_a_bad_series_are_refused_by_name_and_varints_of_any_length_read() -> None:
+    # Built by hand: one good series, one with a wire code no quantity has; rows use one-,
+    # two- and three-byte varints for time deltas and values, and a series index past the table.
+    base = 1_790_000_000_000
+    body = bytearray(b"\x01" + _varint(6) + b"soil-1")
+    body += _varint(2) + _varint(0) + _varint(0) + _varint(0) + _varint(200)
+    body += _zigzag(base) + _varint(7) + _varint(6)
+    one_decimal = 1 << 2  # value * 10 follows
+    rows = [
+        (0, 0, 315),  # one-byte time delta, two-byte value
+        (1, 1000, 100),  # the bad series
+        (0, 1000, 5),  # two-byte time delta, one-byte value
+        (5, 0, 1),  # no series 5
+        (0, 200_000, 12_345),  # three-byte time delta and value
+        (0, -3, 0),  # negative delta
+    ]
+    for series, delta, tenths in rows:
+        body += bytes([one_decimal]) + _varint(series) + _zigzag(delta) + _zigzag(tenths)
+    decoded = decode_batch(bytes([2, 0]) + bytes(body), "gw-1")
+    assert [(r.index, r.seq) for r in decoded.rejected] == [(1, 8), (3, 10)]
+    assert "code 200" in decoded.rejected[0].reason
+    assert decoded.rejected[1].reason == "series 5 is not in the series table"
+    assert [(r.time_ms - base, r.value, r.seq) for r in decoded.readings] == [
+        (0, 31.5, 7),
+        (2000, 0.5, 9),
+        (202_000, 1234.5, 11),
+        (201_997, 0.0, 12),
+    ]
+    assert {r.device_id for r in decoded.readings} == {"soil-1"}
