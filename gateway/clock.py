@@ -9,7 +9,10 @@ clock cannot be placed in time: they keep their wall-clock guess and are flagged
 Two sources are trusted: the kernel's NTP synchronisation, and the server's time, which every
 end-to-end ack from ingest carries. The server's time is held against the monotonic clock, so a
 wall clock that jumps (a late NTP step, a hand-set date) cannot move it; a gateway that reaches
-the broker but no NTP server still learns the time within seconds of connecting.
+the broker but no NTP server still learns the time within seconds of connecting. An ack is
+stamped when ingest sends it and arrives later by however long the broker and the link took, so
+each ack can only make the server's time look earlier than it is: of the acks of the last
+``SERVER_WINDOW_S`` the least delayed one is believed (NTP's clock filter does the same).
 
 A wall clock that is merely "late enough" is not evidence: fake-hwclock restores the time of the
 last save, which after a two-day power cut is two days behind and yet past any fixed floor.
@@ -24,6 +27,7 @@ import ctypes
 import logging
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -42,6 +46,11 @@ CLOCK_OFF_MS = 60_000
 ClockSource = Literal["ntp", "server", "floor", "none"]
 # How long the kernel's answer on NTP synchronisation is reused (stamp() runs on every poll).
 _SYNC_CHECK_S = 10.0
+# Acks whose server time is weighed together. Short enough that the monotonic clock's drift
+# (a Pi's crystal: up to ~50 ppm, 6 ms in 2 minutes) stays below a link's delay, and that a
+# server clock stepped back is followed soon; at most _SERVER_SAMPLES acks are kept.
+SERVER_WINDOW_S = 120.0
+_SERVER_SAMPLES = 32
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,7 +122,10 @@ class SystemClock:
         self._floor_ms = floor_ms
         self._trust_after_floor = trust_after_floor
         self._lock = threading.Lock()
-        self._anchor: tuple[int, int] | None = None  # (server ms, monotonic ns) of this boot
+        # (server ms - monotonic ms, monotonic ns of arrival) of this boot's recent acks, and
+        # the largest such offset among them: the least delayed ack's.
+        self._samples: deque[tuple[int, int]] = deque(maxlen=_SERVER_SAMPLES)
+        self._offset_ms: int | None = None
         self._synced = False
         self._synced_checked = float("-inf")
         self._strays = False  # NTP says synchronised, the server's time says otherwise
@@ -156,16 +168,21 @@ class SystemClock:
 
     def _server_ms(self, mono_ns: int) -> int | None:
         with self._lock:
-            anchor = self._anchor
-        if anchor is None:
+            offset_ms = self._offset_ms
+        if offset_ms is None:
             return None
-        return anchor[0] + (mono_ns - anchor[1]) // 1_000_000
+        return mono_ns // 1_000_000 + offset_ms
 
     def observe_server_time(self, server_ms: int, mono_ns: int) -> None:
-        """Hold the server's time against the monotonic clock (refreshed by every ack)."""
+        """Hold the server's time against the monotonic clock: of the acks that arrived in the
+        last ``SERVER_WINDOW_S``, the one that took least time on its way."""
         with self._lock:
-            first = self._anchor is None
-            self._anchor = (server_ms, mono_ns)
+            first = self._offset_ms is None
+            self._samples.append((server_ms - mono_ns // 1_000_000, mono_ns))
+            oldest_ns = mono_ns - int(SERVER_WINDOW_S * 1e9)
+            while self._samples[0][1] < oldest_ns:
+                self._samples.popleft()
+            self._offset_ms = max(offset for offset, _ in self._samples)
         offset_ms = self.offset_ms() or 0
         if first and abs(offset_ms) > CLOCK_OFF_MS:
             log.warning(
@@ -181,11 +198,9 @@ class SystemClock:
 
     def offset_ms(self) -> int | None:
         """How far the wall clock is behind the server's time (None before the first ack)."""
-        with self._lock:
-            anchor = self._anchor
-        if anchor is None:
+        server_now = self._server_ms(time.monotonic_ns())
+        if server_now is None:
             return None
-        server_now = anchor[0] + (time.monotonic_ns() - anchor[1]) // 1_000_000
         return server_now - self._wall_ns() // 1_000_000
 
     def _ntp(self) -> bool:

@@ -107,6 +107,7 @@ def tls_broker(
                 f"acl_file {acl_file}",
                 f"max_queued_messages {MAX_QUEUED_MESSAGES}",
                 "max_queued_bytes 0",
+                "set_tcp_nodelay true",
                 f"max_inflight_messages {MAX_INFLIGHT_MESSAGES}",
                 f"listener {plain} 127.0.0.1",
                 f"listener {tls} 127.0.0.1",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 
-from gateway.clock import SystemClock
+from gateway.clock import SERVER_WINDOW_S, SystemClock
 
 DAY_MS = 86_400_000
 
@@ -37,6 +37,24 @@ def test_the_servers_time_is_believed_and_carried_forward_by_the_monotonic_clock
     # The wall clock jumps (someone sets the date by hand): the time told stays the server's.
     jump[0] -= 3600 * 10**9
     assert abs(clock.stamp()[0] - server_ms) < 1000
+
+
+def test_the_least_delayed_ack_sets_the_servers_time() -> None:
+    # Each ack is stamped when ingest sends it and arrives later: Nagle, a busy broker, a slow
+    # link. Believing the latest ack put readings up to its delay behind the truth.
+    clock = SystemClock(ntp_synchronised=_no_ntp)
+    for delay_ms in (40, 1, 25, 60):
+        clock.observe_server_time(_wall_ms() - delay_ms, time.monotonic_ns())
+    assert abs(clock.stamp()[0] - _wall_ms()) <= 5
+
+
+def test_a_server_clock_stepped_back_is_followed_once_its_earlier_acks_are_old() -> None:
+    clock = SystemClock(ntp_synchronised=_no_ntp)
+    now_ns = time.monotonic_ns()
+    old_ns = now_ns - int((SERVER_WINDOW_S + 1) * 1e9)
+    clock.observe_server_time(_wall_ms() - 120_000 + 3_600_000, old_ns)  # an hour ahead, then
+    clock.observe_server_time(_wall_ms(), now_ns)  # corrected by its NTP
+    assert abs(clock.stamp()[0] - _wall_ms()) <= 5
 
 
 def test_with_trust_after_floor_a_clock_behind_the_newest_reading_is_not_believed() -> None:
