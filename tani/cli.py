@@ -368,25 +368,46 @@ def bench_gateway(
 @bench_app.command("ingest")
 def bench_ingest(
     readings: Annotated[int, typer.Option(min=1, help="Readings of each burst run.")] = 1_000_000,
-    rate: Annotated[float, typer.Option(min=1, help="Readings/s of the latency runs.")] = 2000.0,
-    seconds: Annotated[float, typer.Option(min=1, help="How long each latency run is.")] = 30.0,
+    rounds: Annotated[
+        int,
+        typer.Option(
+            min=1, help="Rounds of ceiling + pipeline runs (targets judged with 3 or more)."
+        ),
+    ] = 3,
+    rate: Annotated[
+        float, typer.Option(min=1, help="Readings/s of the low-rate latency runs.")
+    ] = 2000.0,
+    seconds: Annotated[float, typer.Option(min=1, help="How long each low-rate run is.")] = 30.0,
+    high_rate: Annotated[
+        float, typer.Option(min=1, help="Readings/s of the high-rate latency runs.")
+    ] = 50_000.0,
+    high_seconds: Annotated[
+        float, typer.Option(min=1, help="How long each high-rate run is.")
+    ] = 30.0,
     batch: Annotated[int, typer.Option(min=1, help="Readings per message in bursts.")] = 500,
     latency_batch: Annotated[
-        int, typer.Option(min=1, help="Readings per message in latency runs.")
+        int, typer.Option(min=1, help="Readings per message at the low rate.")
+    ] = 100,
+    high_latency_batch: Annotated[
+        int, typer.Option(min=1, help="Readings per message at the high rate.")
     ] = 100,
     gateways: Annotated[int, typer.Option(min=1, help="Simulated gateways.")] = 8,
 ) -> None:
-    """Ingest throughput vs InfluxDB's raw ceiling, latency, 1 and 2 workers (JSON)."""
+    """Ingest throughput vs InfluxDB's raw ceiling (median of rounds) and latency (JSON)."""
     from tani.bench.ingest import main_json
 
     logs.configure("WARNING")
     try:
         result = main_json(
             readings=readings,
+            rounds=rounds,
             rate=rate,
             seconds=seconds,
+            high_rate=high_rate,
+            high_seconds=high_seconds,
             batch=batch,
             latency_batch=latency_batch,
+            high_latency_batch=high_latency_batch,
             gateways=gateways,
         )
     except ValueError as exc:

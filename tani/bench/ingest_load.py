@@ -7,18 +7,16 @@
 - :class:`Publishers`: one paho client per simulated gateway, each with its own MQTT user.
 - :func:`ingest_workers`: ingest as separate processes (``tani ingest --config``), so their CPU
   is their own and two workers really run on two cores.
-- :class:`Counter` and :class:`Watcher`: the few InfluxQL counts the benchmark needs, and when
-  each probe message became queryable; :func:`raw_write`: InfluxDB's own write ceiling.
+- :class:`Counter`: the few InfluxQL counts the benchmark needs (``tani.bench.ingest_watcher``
+  uses them to tell when each latency probe became queryable).
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import queue
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
@@ -27,10 +25,11 @@ from pathlib import Path
 
 import httpx
 import paho.mqtt.client as mqtt
+from prometheus_client.parser import text_string_to_metric_families
 
 from registry.store import DeviceEntry, FieldEntry, GatewayEntry, Registry, SiteFile, VillageEntry
 from storage.influx import InfluxDB
-from storage.schema import MEASUREMENT, PRECISION
+from storage.schema import MEASUREMENT
 from tani.bench.wire import process_cpu_s
 from tani.stack import MqttCredentials, Stack
 from telemetry.quantities import QUANTITIES
@@ -80,6 +79,24 @@ class Layout:
     def slot_of(self, time_ms: int) -> int:
         """The slot a time falls in."""
         return (time_ms - self.base_ms) // (self.slot_s * 1000)
+
+    @property
+    def markers(self) -> tuple[tuple[str, str], ...]:
+        """(device, quantity) of the series of a message's first and last reading.
+
+        Ingest writes a message's readings in one request, which InfluxDB applies to its
+        cache at once, so when both are queryable the whole message is. The latency watcher
+        counts only these (``tani.bench.ingest_watcher``).
+        """
+        first, last = SERIES[0], SERIES[(self.per_message - 1) % len(SERIES)]
+        return (first,) if first == last else (first, last)
+
+    @property
+    def marker_readings(self) -> int:
+        """How many of one message's readings belong to the :attr:`markers` series."""
+        return sum(
+            -(-(self.per_message - SERIES.index(marker)) // len(SERIES)) for marker in self.markers
+        )
 
     def readings(self, gateway_id: str, slot: int, first_seq: int) -> list[Reading]:
         """One message's readings: polls of every series from the start of ``slot``."""
@@ -186,11 +203,17 @@ class Counter:
         )
         return int(series[0].values[0][1]) if series else 0
 
-    def per_slot(self, layout: Layout, first: int, last: int) -> dict[int, int]:
-        """{slot: readings stored} for slots ``first..last``."""
+    def markers_per_slot(self, layout: Layout, first: int, last: int) -> dict[int, int]:
+        """{slot: readings of the layout's marker series stored} for slots ``first..last``."""
+        # Our own device and quantity names, not user text.
+        markers = " OR ".join(
+            f"(device_id = '{device}' AND quantity = '{quantity}')"
+            for device, quantity in layout.markers
+        )
         series = self._influx.query(
             f"SELECT count(value) FROM {MEASUREMENT} WHERE time >= {layout.slot_ms(first)}ms "
-            f"AND time < {layout.slot_ms(last + 1)}ms GROUP BY time({layout.slot_s}s)"
+            f"AND time < {layout.slot_ms(last + 1)}ms AND ({markers}) "
+            f"GROUP BY time({layout.slot_s}s)"
         )
         if not series:
             return {}
@@ -210,80 +233,6 @@ class Counter:
     def close(self) -> None:
         """Close the HTTP connections."""
         self._influx.close()
-
-
-class Watcher(threading.Thread):
-    """Polls InfluxDB for the probe messages published but not yet seen; notes when each is.
-
-    Probe ``k`` lies in slot ``first_slot + k``; the publisher raises ``published`` after each.
-    """
-
-    def __init__(self, counter: Counter, layout: Layout, first_slot: int, poll_s: float) -> None:
-        super().__init__(name="latency-watcher", daemon=True)
-        self.seen: dict[int, float] = {}
-        self.published = 0
-        self.error: Exception | None = None
-        self.queries = 0
-        self._counter, self._layout = counter, layout
-        self._first, self._poll_s = first_slot, poll_s
-        self._halt = threading.Event()
-
-    def run(self) -> None:
-        """Poll until stopped."""
-        lowest = 0
-        try:
-            while not self._halt.wait(self._poll_s):
-                while lowest in self.seen:
-                    lowest += 1
-                if lowest >= self.published:
-                    continue
-                slots = self._counter.per_slot(
-                    self._layout, self._first + lowest, self._first + self.published - 1
-                )
-                now = time.monotonic()
-                self.queries += 1
-                for slot, stored in slots.items():
-                    if stored >= self._layout.per_message:
-                        self.seen.setdefault(slot - self._first, now)
-        except Exception as exc:  # reported by the main thread, which owns the result
-            self.error = exc
-
-    def stop(self) -> None:
-        """End the polling."""
-        self._halt.set()
-        self.join()
-
-
-def raw_write(url: str, database: str, bodies: list[bytes], writers: int) -> float:
-    """Seconds ``writers`` threads take to POST every body to ``/write``."""
-    work: queue.SimpleQueue[bytes] = queue.SimpleQueue()
-    for body in bodies:
-        work.put(body)
-    errors: list[str] = []
-
-    def writer() -> None:
-        with httpx.Client(base_url=url, timeout=60.0) as http:
-            while not errors:
-                try:
-                    body = work.get_nowait()
-                except queue.Empty:
-                    return
-                response = http.post(
-                    "/write", params={"db": database, "precision": PRECISION}, content=body
-                )
-                if response.status_code != 204:
-                    errors.append(f"{response.status_code}: {response.text[:200]}")
-
-    threads = [threading.Thread(target=writer, name=f"raw-writer-{n}") for n in range(writers)]
-    started = time.monotonic()
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    elapsed = time.monotonic() - started
-    if errors:
-        raise BenchError(f"InfluxDB refused a raw write: {errors[0]}")
-    return elapsed
 
 
 def wait_until(condition: Callable[[], bool], timeout_s: float, poll_s: float = 0.05) -> bool:
@@ -325,6 +274,8 @@ def _ingest_toml(setup: IngestSetup, database: str, client_id: str, shared: bool
         f"registry_url = {text(setup.registry_url)}",
         f"deadletters_path = {text(setup.workdir / f'{client_id}-deadletters.sqlite3')}",
         f"quarantine_path = {text(setup.workdir / f'{client_id}-quarantine.sqlite3')}",
+        # On a free port, logged: the benchmark reads the worker's InfluxDB write times there.
+        "metrics_port = 0",
         "[mqtt]",
         f"host = {text(setup.stack.mqtt_host)}",
         f"port = {setup.stack.mqtt_port}",
@@ -338,6 +289,17 @@ def _ingest_toml(setup: IngestSetup, database: str, client_id: str, shared: bool
         lines.append('shared_group = "tani-ingest"')
     lines += ["[influx]", f"url = {text(setup.stack.influx_url)}", f"database = {text(database)}"]
     return "\n".join(lines) + "\n"
+
+
+# What a worker's /metrics says about its InfluxDB writes (ingest.metrics).
+WRITE_COUNTERS = (
+    "tani_ingest_batches_total",
+    "tani_ingest_readings_written_total",
+    "tani_ingest_write_seconds_sum",
+    "tani_ingest_write_seconds_count",
+)
+WRITE_BUCKETS = "tani_ingest_write_seconds_bucket"
+SLOW_WRITE_S = ("0.1", "0.25")
 
 
 @dataclass(frozen=True)
@@ -355,6 +317,28 @@ class IngestWorker:
             raise BenchError(
                 f"ingest worker {self.name} exited ({self.process.returncode}):\n{tail}"
             )
+
+    def write_totals(self) -> dict[str, float]:
+        """The worker's InfluxDB write counters from its /metrics; {} where it has none."""
+        served = [
+            json.loads(line)
+            for line in self.log_path.read_text(errors="replace").splitlines()
+            if '"event": "metrics served"' in line
+        ]
+        if not served:
+            return {}
+        try:
+            text = httpx.get(served[-1]["url"], timeout=10.0).text
+        except httpx.HTTPError:
+            return {}  # a figure beside the measurement, never a reason to stop it
+        totals: dict[str, float] = {}
+        for family in text_string_to_metric_families(text):
+            for sample in family.samples:
+                if sample.name in WRITE_COUNTERS:
+                    totals[sample.name] = sample.value
+                elif sample.name == WRITE_BUCKETS and sample.labels.get("le") in SLOW_WRITE_S:
+                    totals[f"{WRITE_BUCKETS}_{sample.labels['le']}"] = sample.value
+        return totals
 
 
 @contextmanager
