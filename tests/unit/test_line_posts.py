@@ -11,12 +11,13 @@ import socket
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 
 import pytest
 
 from storage.influx import InfluxDB, InfluxMisconfigured, InfluxRejected, InfluxUnavailable
 from storage.line_posts import LinePosts
+from tests.unit.local_http import serving
 
 
 @dataclass
@@ -47,16 +48,8 @@ def server() -> Iterator[tuple[str, _Seen]]:
         def log_message(self, *args: object) -> None:
             pass
 
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    httpd.daemon_threads = False
-    thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.02})
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{httpd.server_address[1]}", seen
-    finally:
-        httpd.shutdown()
-        httpd.server_close()
-        thread.join()
+    with serving(Handler) as url:
+        yield url, seen
 
 
 def test_lines_reach_write_with_the_database_auth_and_a_kept_connection(
