@@ -174,7 +174,10 @@ class Ingest:
         # Decoding overlaps with writing, and several writes are in flight at once (InfluxDB
         # takes concurrent writes faster than one after the other); acks still go in order.
         writers = config.batch.writers
-        self._ready: queue.Queue[tuple[int, list[_Handled]]] = queue.Queue(maxsize=writers)
+        # A batch goes to a writer only when one waits for it (see _hand_over), so this queue
+        # never holds more than one batch per writer.
+        self._ready: queue.SimpleQueue[tuple[int, list[_Handled]]] = queue.SimpleQueue()
+        self._idle_writers = threading.Semaphore(0)
         self._decoder = threading.Thread(target=self._decode, name="ingest-decoder", daemon=True)
         self._writers = [
             threading.Thread(target=self._run, name=f"ingest-writer-{n}", daemon=True)
@@ -326,22 +329,46 @@ class Ingest:
                 self._acks.flush_due()
                 self._record_last_values(due_only=True)
                 batch = self._collect()
-            while True:
-                if self._stopping.is_set():
-                    return
+            if not self._hand_over(number, batch):
+                return
+
+    def _hand_over(self, number: int, batch: list[_Handled]) -> bool:
+        """Give a batch to the first writer free; False if stopping first.
+
+        While every writer is busy the batch takes in the messages that arrive meanwhile, up
+        to ``max_readings`` and for at most ``max_delay_s``: when InfluxDB is the bottleneck it
+        gets fewer, larger writes (it stores those with less work per point), and nothing
+        waits longer than it would anyway.
+        """
+        settings = self.config.batch
+        size = sum(len(handled.lines) for handled in batch)
+        deadline = time.monotonic() + settings.max_delay_s
+        while not self._stopping.is_set():
+            growing = size < settings.max_readings and time.monotonic() < deadline
+            if self._idle_writers.acquire(timeout=0.002 if growing else 0.2):
+                self._ready.put((number, batch))
+                return True
+            while growing and size < settings.max_readings:
                 try:
-                    self._ready.put((number, batch), timeout=0.2)
+                    message = self._consumer.messages.get_nowait()
+                except queue.Empty:
                     break
-                except queue.Full:
-                    continue
+                batch.append(self._handle(message))
+                size += len(batch[-1].lines)
+        return False
 
     def _run(self) -> None:
         """Write batches; each is acknowledged once it and every batch before it are written."""
+        waiting = False
         while not self._stopping.is_set():
+            if not waiting:
+                self._idle_writers.release()  # once per batch this writer will take
+                waiting = True
             try:
                 number, batch = self._ready.get(timeout=0.2)
             except queue.Empty:
                 continue
+            waiting = False
             lines = [line for handled in batch for line in handled.lines]
             try:
                 with self.metrics.write_seconds.time():
