@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -15,7 +16,9 @@ from fastapi.responses import JSONResponse
 
 from api.auth import LoginThrottle
 from api.config import ApiConfig
+from api.kept_answer import GZIP_MIN_BYTES
 from api.latest import LatestReadings
+from api.latest_fast_path import LatestFastPath
 from api.metrics import ApiMetrics, RequestMetrics
 from api.routers import (
     ack,
@@ -34,6 +37,7 @@ from api.routers import (
     water,
     web_login,
 )
+from api.token_uses import TokenUses
 from api.ttl_cache import TtlCache
 from api.village_numbers import VillageNumbers
 from registry.store import Registry
@@ -83,6 +87,15 @@ def create_app(config: ApiConfig) -> FastAPI:
             config.latest_cache_s,
             store=app.state.last_values,
         )
+        app.state.token_uses = TokenUses(app.state.registry)
+        stop_writing_uses = threading.Event()
+        uses_writer = threading.Thread(
+            target=app.state.token_uses.write_every,
+            args=(stop_writing_uses,),
+            name="api-token-uses",
+            daemon=True,
+        )
+        uses_writer.start()
         try:
             if metrics is not None and config.metrics_port is not None:
                 port = metrics.serve(config.metrics_host, config.metrics_port)
@@ -92,6 +105,8 @@ def create_app(config: ApiConfig) -> FastAPI:
                 )
             yield
         finally:
+            stop_writing_uses.set()
+            uses_writer.join()
             if metrics is not None:
                 metrics.close()
             app.state.influx.close()
@@ -111,7 +126,9 @@ def create_app(config: ApiConfig) -> FastAPI:
     app.add_exception_handler(RequestValidationError, _invalid_request)
     # Pages and CSV go out compressed: a field page with its charts is ~27 KB, ~7 KB gzipped,
     # on a prepaid phone link.
-    app.add_middleware(GZipMiddleware, minimum_size=1000)
+    app.add_middleware(GZipMiddleware, minimum_size=GZIP_MIN_BYTES)
+    # Outside the app's routing and compression: a kept answer is sent as it was kept.
+    app.add_middleware(LatestFastPath, state=app.state, routes=fields.router.routes)
     # Outermost, so the time includes compression; none at all unless metrics are served.
     metrics = None if config.metrics_port is None else ApiMetrics(lambda: _caches(app))
     app.state.metrics = metrics

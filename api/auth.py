@@ -99,14 +99,14 @@ def signed_in(request: Request, session: Session, token: str) -> Principal:
     principal = principals.get(token)
     if principal is None:
         principal = _remembered(request, session, token)
+    request.app.state.token_uses.note(token, now_ms())
     return principal
 
 
 def _remembered(request: Request, session: Session, token: str) -> Principal:
     """The token's principal from the registry, kept for the next requests."""
     principal = principal_for_token(session, token, now_ms=now_ms())
-    # Ends the transaction: the token's last use, when it was due, is written (it may already
-    # be flushed, so "dirty" cannot tell), and no lock outlives the check.
+    # Ends the read transaction: no lock outlives the check.
     session.commit()
     request.app.state.principals.put(token, principal)
     return principal
@@ -126,9 +126,10 @@ async def _principal(request: Request, token: TokenDep) -> Principal:
     # A principal kept from a moment ago is found on the event loop; only a miss opens a
     # registry session, on the thread pool. Most requests then cost no thread hop for auth.
     principal = request.app.state.principals.get(token)
-    if principal is not None:
-        return principal
-    return await run_in_threadpool(_principal_from_registry, request, token)
+    if principal is None:
+        principal = await run_in_threadpool(_principal_from_registry, request, token)
+    request.app.state.token_uses.note(token, now_ms())
+    return principal
 
 
 def _principal_from_registry(request: Request, token: str) -> Principal:

@@ -19,6 +19,7 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from api.kept_answer import KeptAnswer
 from api.ttl_cache import TtlCache
 from registry.store import FieldInfo, Registry
 from storage.influx import InfluxDB
@@ -55,7 +56,7 @@ class LatestReadings:
         self._fields: TtlCache[str, FieldInfo] = TtlCache(ttl_s, clock, name="fields")
         # The JSON answer of a field, as long as its values are kept: a request that finds it
         # costs neither a query nor a serialization.
-        self._answers: TtlCache[str, bytes] = TtlCache(
+        self._answers: TtlCache[str, KeptAnswer] = TtlCache(
             min(ttl_s, STORE_CACHE_S), clock, name="latest_json"
         )
 
@@ -68,9 +69,9 @@ class LatestReadings:
         """The registry's entry of a field, or None if there is no such field."""
         return self._fields.get(field_id) or self.field_from_registry(field_id)
 
-    def field_kept(self, field_id: str) -> FieldInfo | None:
+    def field_kept(self, field_id: str, *, count: bool = True) -> FieldInfo | None:
         """The field's entry if it is kept; None means ask ``field_from_registry`` (no I/O)."""
-        return self._fields.get(field_id)
+        return self._fields.get(field_id, count=count)
 
     def field_from_registry(self, field_id: str) -> FieldInfo | None:
         """The registry's entry of a field, kept for the next requests; None if none."""
@@ -79,13 +80,18 @@ class LatestReadings:
             self._fields.put(field_id, info)
         return info
 
-    def answer_kept(self, field_id: str) -> bytes | None:
+    def answer_kept(self, field_id: str, *, count: bool = True) -> KeptAnswer | None:
         """The JSON answer made for this field a moment ago, if any (no I/O)."""
-        return self._answers.get(field_id)
+        return self._answers.get(field_id, count=count)
 
-    def keep_answer(self, field_id: str, body: bytes) -> None:
+    def count_kept_answer(self) -> None:
+        """Count the hits of a field's entry and answer looked up with ``count=False``."""
+        self._fields.count_hit()
+        self._answers.count_hit()
+
+    def keep_answer(self, field_id: str, answer: KeptAnswer) -> None:
         """Keep a field's JSON answer as long as its values are kept."""
-        self._answers.put(field_id, body)
+        self._answers.put(field_id, answer)
 
     def forget_fields(self) -> None:
         """Read fields from the registry again (an admin changed one)."""

@@ -31,16 +31,24 @@ class TtlCache(Generic[K, V]):
         self._hits = 0
         self._misses = 0
 
-    def get(self, key: K) -> V | None:
-        """The value kept for ``key`` if it has not expired, else None."""
+    def get(self, key: K, *, count: bool = True) -> V | None:
+        """The value kept for ``key`` if it has not expired, else None.
+
+        ``count=False``: a look that a counted one may repeat; ``count_hit`` counts it if used.
+        """
         with self._lock:
             kept = self._kept.get(key)
             # Plain ints under the lock already taken: cheaper than a metric per request.
             if kept is not None and self._clock() < kept[0]:
-                self._hits += 1
+                self._hits += count
                 return kept[1]
-            self._misses += 1
+            self._misses += count
         return None
+
+    def count_hit(self) -> None:
+        """Count a hit that ``get(count=False)`` found and that was used."""
+        with self._lock:
+            self._hits += 1
 
     def counts(self) -> tuple[int, int]:
         """(hits, misses) of ``get`` since the cache was made."""

@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from argon2 import PasswordHasher, profiles
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import select
+from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
 from registry.models import Field
@@ -147,15 +148,32 @@ def principal_for(session: Session, user: User) -> Principal:
 
 
 def principal_for_token(session: Session, token: str, *, now_ms: int) -> Principal:
-    """The principal behind a bearer token; AuthenticationError if unknown, expired or inactive."""
+    """The principal behind a bearer token; AuthenticationError if unknown, expired or inactive.
+
+    Only reads: when a token was last used is written apart (``record_token_uses``), so that
+    checking a token never waits for SQLite's one writer.
+    """
     row = session.scalar(select(ApiToken).where(ApiToken.token_sha256 == _digest(token)))
     if row is None or (row.expires_ms is not None and row.expires_ms <= now_ms):
         raise AuthenticationError("Token tidak berlaku / invalid or expired token")
     user = session.get(User, row.user_id)
     if user is None or not user.active:
         raise AuthenticationError("Akun tidak aktif / account is deactivated")
-    # Recorded at most once a minute: a write on every request would queue requests behind
-    # SQLite's one writer, for a figure admins read to the day.
-    if row.last_used_ms is None or now_ms - row.last_used_ms >= LAST_USE_RESOLUTION_MS:
-        row.last_used_ms = now_ms
     return principal_for(session, user)
+
+
+def record_token_uses(session: Session, uses: Mapping[str, int]) -> None:
+    """Write when tokens (token -> epoch ms) were last used; a recorded time moves only
+    forward and by at least ``LAST_USE_RESOLUTION_MS``, a figure admins read to the day."""
+    for token, used_ms in uses.items():
+        session.execute(
+            update(ApiToken)
+            .where(
+                ApiToken.token_sha256 == _digest(token),
+                or_(
+                    ApiToken.last_used_ms.is_(None),
+                    ApiToken.last_used_ms <= used_ms - LAST_USE_RESOLUTION_MS,
+                ),
+            )
+            .values(last_used_ms=used_ms)
+        )

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from fastapi import APIRouter, HTTPException, Response
+from fastapi import APIRouter, HTTPException, Request, Response
 from fastapi.concurrency import run_in_threadpool
 
 from api.auth import CurrentUser
 from api.deps import FieldId, LatestDep
+from api.kept_answer import KeptAnswer
 from api.latest import LatestReadings
 from api.schemas import FieldLatestPublic, ReadingPublic
 from registry.store import FieldInfo
@@ -20,7 +21,9 @@ router = APIRouter(prefix="/api/v1/fields", tags=["fields"])
 
 
 @router.get("/{field_id}/latest", response_model=FieldLatestPublic)
-async def field_latest(field_id: FieldId, principal: CurrentUser, latest: LatestDep) -> Response:
+async def field_latest(
+    field_id: FieldId, principal: CurrentUser, latest: LatestDep, request: Request
+) -> Response:
     """The latest value, unit and time of every quantity measured in a field."""
     # What was asked a moment ago is answered on the event loop; the registry, the last-value
     # store and InfluxDB are asked on the thread pool.
@@ -30,11 +33,11 @@ async def field_latest(field_id: FieldId, principal: CurrentUser, latest: Latest
     # A field the caller may not see is "not found" too, so field ids leak nothing.
     if info is None or not principal.can_see_field(info.id, info.village_id):
         raise HTTPException(404, f"Lahan {field_id!r} tidak ditemukan / field not found")
-    body = latest.answer_kept(info.id) or await run_in_threadpool(_answer, latest, info)
-    return Response(body, media_type="application/json")
+    answer = latest.answer_kept(info.id) or await run_in_threadpool(_answer, latest, info)
+    return answer.response(request)
 
 
-def _answer(latest: LatestReadings, info: FieldInfo) -> bytes:
+def _answer(latest: LatestReadings, info: FieldInfo) -> KeptAnswer:
     try:
         values = latest.of_field(info.id, info.devices)
     except InfluxError as exc:
@@ -48,8 +51,9 @@ def _answer(latest: LatestReadings, info: FieldInfo) -> bytes:
         crop=info.crop,
         readings=[_public(v) for v in values],
     ).model_dump_json()
-    latest.keep_answer(info.id, body.encode())
-    return body.encode()
+    answer = KeptAnswer.of(body.encode())
+    latest.keep_answer(info.id, answer)
+    return answer
 
 
 def _public(value: LatestValue) -> ReadingPublic:

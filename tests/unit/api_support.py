@@ -141,7 +141,9 @@ def _seed(session: Session) -> tuple[dict[str, str], dict[str, int], dict[str, s
 
 
 @contextmanager
-def running_site(tmp_path: Path, *, metrics_port: int | None = None) -> Iterator[Site]:
+def running_site(
+    tmp_path: Path, *, metrics_port: int | None = None, latest_cache_s: float = 0
+) -> Iterator[Site]:
     """The API on a fresh registry with the site above; everything closed afterwards."""
     url = f"sqlite:///{tmp_path / 'registry.sqlite3'}"
     registry = Registry(url)
@@ -150,11 +152,11 @@ def running_site(tmp_path: Path, *, metrics_port: int | None = None) -> Iterator
             tokens, alerts, links = _seed(session)
         # No InfluxDB: the app's client connects only when a route queries it, and then finds
         # nothing listening (port 9, discard), which the API reports as 503.
-        # No caches: each request asks the test's fake readings and summaries.
+        # No caches unless asked: each request asks the test's fake readings and summaries.
         config = ApiConfig(
             registry_url=url,
             influx=InfluxSettings(url="http://127.0.0.1:9"),
-            latest_cache_s=0,
+            latest_cache_s=latest_cache_s,
             summary_cache_s=0,
             metrics_port=metrics_port,
         )

@@ -21,6 +21,7 @@ from registry.access import (
     issue_token,
     principal_for,
     principal_for_token,
+    record_token_uses,
     revoke_token,
 )
 from registry.directory import (
@@ -136,16 +137,37 @@ def test_a_token_is_random_shown_once_and_stored_only_as_its_hash(session: Sessi
     assert first not in stored and len(stored) == 2
 
 
-def test_a_token_names_its_user_and_records_its_last_use(session: Session) -> None:
+def test_a_token_names_its_user_and_checking_it_writes_nothing(session: Session) -> None:
     token = issue_token(session, _user(session, "budi"), label="hp", now_ms=NOW)
+    session.commit()
     principal = principal_for_token(session, token, now_ms=NOW + 5)
     assert (principal.username, principal.role) == ("budi", Role.FARMER)
-    assert session.scalars(select(ApiToken.last_used_ms)).one() == NOW + 5
-    # Within a minute the record stands (no write per request); after it, it moves on.
-    principal_for_token(session, token, now_ms=NOW + 59_000)
-    assert session.scalars(select(ApiToken.last_used_ms)).one() == NOW + 5
-    principal_for_token(session, token, now_ms=NOW + 65_000)
-    assert session.scalars(select(ApiToken.last_used_ms)).one() == NOW + 65_000
+    assert not session.dirty and not session.new
+    assert session.scalars(select(ApiToken.last_used_ms)).one() is None
+
+
+def test_a_tokens_last_use_moves_forward_by_the_minute(session: Session) -> None:
+    budi = _user(session, "budi")
+    token = issue_token(session, budi, label="hp", now_ms=NOW)
+    other = issue_token(session, _user(session, "siti"), label="hp", now_ms=NOW)
+
+    def last_use() -> int | None:
+        return session.scalars(
+            select(ApiToken.last_used_ms).where(ApiToken.user_id == budi.id)
+        ).one()
+
+    record_token_uses(session, {token: NOW + 5, "tani_unknown": NOW})
+    assert last_use() == NOW + 5
+    record_token_uses(session, {token: NOW + 59_000})  # within the minute: the record stands
+    assert last_use() == NOW + 5
+    record_token_uses(session, {token: NOW + 65_005})
+    assert last_use() == NOW + 65_005
+    record_token_uses(session, {token: NOW})  # a use noted late never moves it back
+    assert last_use() == NOW + 65_005
+    assert session.scalars(  # another person's token is left alone
+        select(ApiToken.last_used_ms).where(ApiToken.user_id != budi.id)
+    ).all() == [None]
+    assert principal_for_token(session, other, now_ms=NOW).username == "siti"
 
 
 def test_a_token_expires_at_its_end(session: Session) -> None:
