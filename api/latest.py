@@ -84,10 +84,9 @@ class LatestReadings:
         """The JSON answer made for this field a moment ago, if any (no I/O)."""
         return self._answers.get(field_id, count=count)
 
-    def count_kept_answer(self) -> None:
-        """Count the hits of a field's entry and answer looked up with ``count=False``."""
+    def count_field_hit(self) -> None:
+        """Count a hit of a field's entry looked up with ``count=False`` and used."""
         self._fields.count_hit()
-        self._answers.count_hit()
 
     def keep_answer(self, field_id: str, answer: KeptAnswer) -> None:
         """Keep a field's JSON answer as long as its values are kept."""

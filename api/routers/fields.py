@@ -33,17 +33,20 @@ async def field_latest(
     # A field the caller may not see is "not found" too, so field ids leak nothing.
     if info is None or not principal.can_see_field(info.id, info.village_id):
         raise HTTPException(404, f"Lahan {field_id!r} tidak ditemukan / field not found")
-    answer = latest.answer_kept(info.id) or await run_in_threadpool(_answer, latest, info)
+    answer = latest.answer_kept(info.id)
+    if answer is None:
+        try:
+            answer = await run_in_threadpool(field_answer, latest, info)
+        except InfluxError as exc:
+            raise HTTPException(
+                503, f"Basis data tidak menjawab / database unavailable: {exc}"
+            ) from None
     return answer.response(request)
 
 
-def _answer(latest: LatestReadings, info: FieldInfo) -> KeptAnswer:
-    try:
-        values = latest.of_field(info.id, info.devices)
-    except InfluxError as exc:
-        raise HTTPException(
-            503, f"Basis data tidak menjawab / database unavailable: {exc}"
-        ) from None
+def field_answer(latest: LatestReadings, info: FieldInfo) -> KeptAnswer:
+    """A field's latest-conditions answer made now, and kept; raises ``InfluxError``."""
+    values = latest.of_field(info.id, info.devices)
     body = FieldLatestPublic(
         field_id=info.id,
         name=info.name,

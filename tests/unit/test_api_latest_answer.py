@@ -6,14 +6,18 @@ from __future__ import annotations
 import asyncio
 import gzip
 import json
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from sqlalchemy.orm import Session
 from starlette.types import Message, Receive, Scope, Send
 
+from api.latest import STORE_CACHE_S
 from api.latest_fast_path import LatestFastPath
 from api.routers import fields
+from registry.directory import DeviceIn, upsert_device
 from storage.last_values import LastValues, default_url
 from tests.unit.api_support import NOW_MS, Site, running_site
 
@@ -126,3 +130,38 @@ def test_the_fast_path_answers_only_what_is_kept_and_passes_the_rest_on(site: Si
 
     assert _ask(fast_path, site.tokens["siti"]) == []  # may not see it: the route says 404
     assert len(passed_on) == 2
+
+
+def test_the_fast_path_makes_an_expired_answer_anew_and_leaves_a_failure_to_the_route(
+    site: Site, tmp_path: Path
+) -> None:
+    passed_on: list[Scope] = []
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        passed_on.append(scope)
+
+    state = site.client.app.state  # type: ignore[attr-defined]
+    fast_path = LatestFastPath(app, state, fields.router.routes)
+    url = "/api/v1/fields/sawah-budi/latest"
+    assert site.client.get(url, headers=site.auth("budi")).status_code == 200
+    store = LastValues(default_url(f"sqlite:///{tmp_path / 'registry.sqlite3'}"))
+    try:
+        store.record({("sawah-budi", "soil-1", "soil_moisture"): (NOW_MS + 60_000, 41.5, "good")})
+    finally:
+        store.close()
+    time.sleep(STORE_CACHE_S + 0.1)  # the kept answer and values expire
+    _, body = _ask(fast_path, site.tokens["budi"], encoding=b"identity")
+    assert passed_on == []
+    moisture = [r for r in json.loads(body["body"])["readings"] if r["quantity"] == "soil_moisture"]
+    assert moisture[0]["value"] == 41.5
+
+    # A device placed in the field that the store lacks: InfluxDB is asked, and is down here.
+    with Session(site.registry.engine) as session, session.begin():
+        upsert_device(
+            session,
+            DeviceIn(gateway_id="g1", id="soil-9", kind="modbus_soil", field_id="sawah-budi"),
+        )
+    state.latest.forget_fields()
+    assert site.client.get(url, headers=site.auth("budi")).status_code == 503
+    assert _ask(fast_path, site.tokens["budi"]) == []
+    assert len(passed_on) == 1  # the route answers 503 with its message
