@@ -5,7 +5,7 @@ from __future__ import annotations
 import tomllib
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 
@@ -59,6 +59,17 @@ class ApiConfig(BaseSettings):
     # API's so the public one never shows them; 0 picks a free port, None serves none.
     metrics_host: str = "127.0.0.1"
     metrics_port: int | None = Field(default=None, ge=0, le=65535)
+    # Processes answering on the one port (tani.api_workers): one Python process uses one core.
+    workers: int = Field(default=1, ge=1, le=64)
+
+    @model_validator(mode="after")
+    def _one_metrics_port_per_process(self) -> ApiConfig:
+        if self.workers > 1 and self.metrics_port is not None:
+            raise ValueError(
+                "metrics_port serves the counters of one process: with workers > 1 leave it "
+                "unset, or run one API process (workers = 1) per port"
+            )
+        return self
 
     @classmethod
     def settings_customise_sources(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -205,7 +206,20 @@ def api(config: ConfigFile, log_level: LogLevel = "info") -> None:
     logs.configure(log_level)
     exit_when_a_thread_dies("api")
     settings = load_or_exit(load_config, config)
-    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_config=None)
+    if settings.workers == 1:
+        uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_config=None)
+        return
+    from tani.api_workers import worker_environment
+
+    os.environ.update(worker_environment(config.resolve(), log_level))
+    uvicorn.run(
+        "tani.api_workers:worker_app",
+        factory=True,
+        workers=settings.workers,
+        host=settings.host,
+        port=settings.port,
+        log_config=None,
+    )
 
 
 @registry_app.command("load")
@@ -434,6 +448,9 @@ def bench_api(
     reuse: Annotated[
         bool, typer.Option("--reuse/--fresh", help="Reuse a loaded data set of equal size.")
     ] = True,
+    api_workers: Annotated[
+        int, typer.Option(min=1, help="API worker processes (the api config's workers).")
+    ] = 1,
 ) -> None:
     """API latency (latest, monthly summary) over a year of readings vs InfluxDB (JSON)."""
     from tani.bench.api import main_json
@@ -448,6 +465,7 @@ def bench_api(
             requests=requests,
             state_dir=state_dir,
             reuse=reuse,
+            api_workers=api_workers,
         )
     except ValueError as exc:
         typer.echo(f"bench api: {exc}", err=True)

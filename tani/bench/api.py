@@ -58,7 +58,7 @@ from tani.bench.api_data import (
 from tani.bench.api_load import Call, api_server, api_toml, measure
 from tani.bench.api_values import BATCH_LINES
 from tani.bench.ingest_load import settle
-from tani.bench.wire import process_cpu_s
+from tani.bench.wire import tree_cpu_s
 from tani.stack import Stack, StackConfig, free_ports
 
 LATEST_P95_TARGET_MS = 10.0
@@ -156,12 +156,12 @@ def _cores(
     pids: dict[str, int], run: Callable[[], dict[str, Any]]
 ) -> tuple[dict[str, Any], dict[str, float]]:
     """Run ``run()`` and how many cores each process used meanwhile."""
-    before = {name: process_cpu_s(pid) for name, pid in pids.items()}
+    before = {name: tree_cpu_s(pid) for name, pid in pids.items()}
     began = time.monotonic()
     result = run()
     elapsed = time.monotonic() - began
     return result, {
-        name: round((process_cpu_s(pid) - before[name]) / elapsed, 2) for name, pid in pids.items()
+        name: round((tree_cpu_s(pid) - before[name]) / elapsed, 2) for name, pid in pids.items()
     }
 
 
@@ -280,6 +280,7 @@ def run(
     requests: int = 10_000,
     state_dir: Path = Path(".tani-bench"),
     reuse: bool = True,
+    api_workers: int = 1,
 ) -> dict[str, Any]:
     """Every figure of issue 6 item 7; returns the JSON-ready result."""
     if 1440 % interval_min:
@@ -324,8 +325,8 @@ def run(
                 "requests_per_run": requests,
                 "summary_requests": _summary_requests(clients, requests),
                 "client_model": "closed loop: each client sends its next request as soon as "
-                "the previous answer arrived (threads, one keep-alive httpx client each)",
-                "api": "tani api (uvicorn, 1 process)",
+                "the previous answer arrived (asyncio, one keep-alive HTTP/1.1 connection each)",
+                "api": f"tani api (uvicorn, workers = {api_workers})",
                 "api_caches": {
                     "latest_cache_s": ApiConfig().latest_cache_s,
                     "auth_cache_s": ApiConfig().auth_cache_s,
@@ -347,7 +348,7 @@ def run(
         api_url = f"http://127.0.0.1:{api_port}"
         try:
             config_path.write_text(
-                api_toml(api_port, stack.influx_url, DATABASE, mqtt_port, registry_url)
+                api_toml(api_port, stack.influx_url, DATABASE, mqtt_port, registry_url, api_workers)
             )
             with api_server(config_path, api_port, state_dir / "api.log") as server:
                 result.update(
@@ -356,7 +357,13 @@ def run(
             # The same requests with the API's caches off: what each answer costs in full.
             config_path.write_text(
                 api_toml(
-                    api_port, stack.influx_url, DATABASE, mqtt_port, registry_url, caches=False
+                    api_port,
+                    stack.influx_url,
+                    DATABASE,
+                    mqtt_port,
+                    registry_url,
+                    api_workers,
+                    caches=False,
                 )
             )
             with api_server(config_path, api_port, state_dir / "api.log") as server:

@@ -48,6 +48,7 @@ def api_toml(
     database: str,
     mqtt_port: int,
     registry_url: str,
+    workers: int = 1,
     caches: bool = True,
 ) -> str:
     """An API config file for the bench stack (its caches at their defaults, or off)."""
@@ -55,6 +56,7 @@ def api_toml(
         [
             'host = "127.0.0.1"',
             f"port = {port}",
+            f"workers = {workers}",
             f'registry_url = "{registry_url}"',
             *([] if caches else ["latest_cache_s = 0", "auth_cache_s = 0", "summary_cache_s = 0"]),
             "[influx]",
