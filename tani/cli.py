@@ -449,8 +449,9 @@ def bench_api(
         bool, typer.Option("--reuse/--fresh", help="Reuse a loaded data set of equal size.")
     ] = True,
     api_workers: Annotated[
-        int, typer.Option(min=1, help="API worker processes (the api config's workers).")
-    ] = 1,
+        int,
+        typer.Option(min=1, help="API worker processes (api.toml's workers): one per core."),
+    ] = 2,
 ) -> None:
     """API latency (latest, monthly summary) over a year of readings vs InfluxDB (JSON)."""
     from tani.bench.api import main_json

@@ -58,7 +58,7 @@ from tani.bench.api_data import (
 from tani.bench.api_load import Call, api_server, api_toml, measure
 from tani.bench.api_values import BATCH_LINES
 from tani.bench.ingest_load import settle
-from tani.bench.wire import tree_cpu_s
+from tani.bench.wire import process_cpu_s, tree_cpu_s
 from tani.stack import Stack, StackConfig, free_ports
 
 LATEST_P95_TARGET_MS = 10.0
@@ -153,16 +153,15 @@ def _iso(time_ms: int) -> str:
 
 
 def _cores(
-    pids: dict[str, int], run: Callable[[], dict[str, Any]]
+    cpu: dict[str, Callable[[], float]], run: Callable[[], dict[str, Any]]
 ) -> tuple[dict[str, Any], dict[str, float]]:
-    """Run ``run()`` and how many cores each process used meanwhile."""
-    before = {name: tree_cpu_s(pid) for name, pid in pids.items()}
+    """Run ``run()`` and how many cores each process used meanwhile (``cpu``: its CPU seconds
+    so far, by name)."""
+    before = {name: used() for name, used in cpu.items()}
     began = time.monotonic()
     result = run()
     elapsed = time.monotonic() - began
-    return result, {
-        name: round((tree_cpu_s(pid) - before[name]) / elapsed, 2) for name, pid in pids.items()
-    }
+    return result, {name: round((used() - before[name]) / elapsed, 2) for name, used in cpu.items()}
 
 
 def _measure_all(
@@ -178,10 +177,12 @@ def _measure_all(
     """Latest conditions and the monthly summary, and (unless ``api_only``) the reference."""
     fields = [f for f, _ in field_ids(params)]
     villages = [village_id(v) for v in range(params.villages)]
-    pids = {
-        "influxd": stack.status().influxd.pid or 0,
-        "api": api_pid,
-        "bench_clients": os.getpid(),
+    influxd = stack.status().influxd.pid or 0
+    cpu = {
+        "influxd": lambda: process_cpu_s(influxd),
+        # With workers, the supervisor and its worker processes.
+        "api": lambda: tree_cpu_s(api_pid),
+        "bench_clients": lambda: process_cpu_s(os.getpid()),
     }
 
     def raw_latest(rng: random.Random) -> Call:
@@ -212,7 +213,7 @@ def _measure_all(
     def timed(
         what: str, url: str, calls: Callable[[random.Random], Call], n: int, seed: int
     ) -> dict[str, Any]:
-        figures, cores = _cores(pids, lambda: measure(url, calls, clients, n, seed))
+        figures, cores = _cores(cpu, lambda: measure(url, calls, clients, n, seed))
         # CPU per request is what a busy shared machine changes least: latency under a closed
         # loop is about clients x CPU per request / cores available.
         per_request = {
@@ -280,7 +281,7 @@ def run(
     requests: int = 10_000,
     state_dir: Path = Path(".tani-bench"),
     reuse: bool = True,
-    api_workers: int = 1,
+    api_workers: int = 2,
 ) -> dict[str, Any]:
     """Every figure of issue 6 item 7; returns the JSON-ready result."""
     if 1440 % interval_min:
