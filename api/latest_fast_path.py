@@ -30,7 +30,8 @@ _TEMPLATE = PREFIX + "{field_id}" + SUFFIX
 
 
 class LatestFastPath:
-    """ASGI middleware: a kept latest-conditions answer sent without routing (see module)."""
+    """ASGI middleware: latest conditions answered without routing once the asker is known
+    (see the module)."""
 
     def __init__(self, app: ASGIApp, state: State, routes: list[BaseRoute]) -> None:
         self.app = app
