@@ -210,6 +210,8 @@ def throughput(bench: Bench, burst: Burst, workers: int, database: str) -> dict[
     settle(bench.influxd_pid)
     counter = Counter(bench.stack.influx_url, database)
     try:
+        # Made here, not left to ingest: counting must not race its CREATE DATABASE.
+        counter.create()
         with ingest_workers(bench.setup, database, workers, _label(database)) as running:
             bench.publishers.publish_all(burst.warmup)
             warm = len(burst.warmup) * layout.per_message
@@ -287,6 +289,7 @@ def latency(bench: Bench, load: LatencyLoad, workers: int, database: str) -> dic
     counter = Counter(bench.stack.influx_url, database)
     watcher_counter = Counter(bench.stack.influx_url, database)
     try:
+        counter.create()  # as in throughput()
         with ingest_workers(bench.setup, database, workers, _label(database)) as running:
             bench.publishers.publish_all(load.warmup)
             counter.wait_for(layout.base_ms, len(load.warmup) * layout.per_message, running)
