@@ -78,7 +78,7 @@ from tani.bench.fleet_steps import (
     ProbeWatcher,
     StepRunner,
 )
-from tani.bench.ingest_load import BenchError, IngestSetup, ingest_workers
+from tani.bench.ingest_load import BenchError, Counter, IngestSetup, ingest_workers
 from tani.stack import Stack, StackConfig, free_ports
 
 DEFAULT_STEPS = (500, 1000, 1500, 2000, 2500, 3000, 4000, 6000)
@@ -145,6 +145,12 @@ def run(
                     f"sqlite:///{work / 'registry.sqlite3'}",
                     work,
                 )
+                # Made before ingest starts: the probe watcher must not race its CREATE DATABASE.
+                counter = Counter(stack.influx_url, DATABASE)
+                try:
+                    counter.create()
+                finally:
+                    counter.close()
                 with _environment(**INGEST_ENVIRONMENT):
                     running = cleanup.enter_context(
                         ingest_workers(setup, DATABASE, workers, "fleet")
