@@ -330,11 +330,15 @@ def process_cpu_s(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / _CLOCK_TICKS
 
 
-def tree_cpu_s(pid: int) -> float:
-    """CPU seconds of a process and its running children (a supervisor and its workers)."""
-    children = [
+def child_pids(pid: int) -> list[int]:
+    """The process ids of a process's running children (from every thread of it)."""
+    return [
         int(child)
         for task in Path(f"/proc/{pid}/task").iterdir()
         for child in (task / "children").read_text().split()
     ]
-    return process_cpu_s(pid) + sum(process_cpu_s(child) for child in children)
+
+
+def tree_cpu_s(pid: int) -> float:
+    """CPU seconds of a process and its running children (a supervisor and its workers)."""
+    return process_cpu_s(pid) + sum(process_cpu_s(child) for child in child_pids(pid))

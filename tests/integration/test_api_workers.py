@@ -15,6 +15,7 @@ import pytest
 
 from api.config import ApiConfig
 from registry.store import Registry
+from tani.bench.wire import child_pids
 from tani.stack import free_ports
 
 pytestmark = pytest.mark.integration
@@ -22,11 +23,10 @@ pytestmark = pytest.mark.integration
 
 def _workers(supervisor: int) -> list[int]:
     pids = []
-    for task in Path(f"/proc/{supervisor}/task").iterdir():
-        for child in (task / "children").read_text().split():
-            cmdline = Path(f"/proc/{child}/cmdline").read_bytes()
-            if b"multiprocessing" in cmdline and b"resource_tracker" not in cmdline:
-                pids.append(int(child))
+    for child in child_pids(supervisor):
+        cmdline = Path(f"/proc/{child}/cmdline").read_bytes()
+        if b"multiprocessing" in cmdline and b"resource_tracker" not in cmdline:
+            pids.append(child)
     return pids
 
 
